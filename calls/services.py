@@ -1,0 +1,164 @@
+"""Writes for calls: logging a call and keeping each contact's call facts current."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Case, Count, F, Max, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest
+
+from calls.models import CallOutcome, CallRecord, CallSource, CallStatus, Channel, Direction
+from crm import timeutils
+from leads.models import Contact, Deal, Owner
+
+NOTE_EXCERPT_LENGTH = Contact._meta.get_field("last_call_note").max_length
+
+
+def note_excerpt(notes: str) -> str:
+    text = " ".join(notes.split())
+    limit = NOTE_EXCERPT_LENGTH
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _newer(field: str, moment: datetime) -> Q:
+    return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lt": moment})
+
+
+@transaction.atomic
+def call_log(
+    *,
+    contact: Contact,
+    owner: Owner | None,
+    status: str,
+    outcome: str = "",
+    note: str = "",
+    channel: str = Channel.PHONE,
+    direction: str = Direction.OUTBOUND,
+    started_at: datetime | None = None,
+    duration_seconds: int = 0,
+    source: str = CallSource.MANUAL,
+    external_id: str = "",
+) -> CallRecord:
+    """Record one call and fold it into the contact's facts in the same transaction.
+
+    Idempotent for calls with an external id: the same (source, external_id) returns the stored
+    record and changes nothing. The facts update is one conditional UPDATE, so two setters
+    logging calls on one contact at once cannot lose a count, and a call that arrives late
+    (older than the last one) updates the counts but not "last call".
+    """
+    started_at = started_at or timeutils.now()
+    if external_id:
+        existing = CallRecord.objects.filter(source=source, external_id=external_id).first()
+        if existing is not None:
+            return existing
+    call = CallRecord.objects.create(
+        contact=contact, owner=owner, status=status, outcome=outcome, notes=note, channel=channel,
+        direction=direction, started_at=started_at, duration_seconds=duration_seconds, source=source,
+        external_id=external_id,
+    )
+    newer = _newer("last_call_at", started_at)
+    answered = status == CallStatus.ANSWERED
+    updates = {
+        "call_count": F("call_count") + 1,
+        "outgoing_call_count": F("outgoing_call_count") + int(direction == Direction.OUTBOUND),
+        "answered_call_count": F("answered_call_count") + int(answered),
+        "booking_count": F("booking_count") + int(outcome == CallOutcome.BOOKED),
+        "last_call_status": Case(When(newer, then=Value(status)), default=F("last_call_status")),
+        "last_call_outcome": Case(When(newer, then=Value(outcome)), default=F("last_call_outcome")),
+        "last_call_note": Case(When(newer, then=Value(note_excerpt(note))), default=F("last_call_note")),
+        # SQL evaluates every SET expression against the old row, so the conditions above all
+        # compare with the previous last_call_at.
+        "last_call_at": Case(When(newer, then=Value(started_at)), default=F("last_call_at")),
+        "last_activity_at": Case(
+            When(_newer("last_activity_at", started_at), then=Value(started_at)), default=F("last_activity_at")
+        ),
+    }
+    if answered:
+        updates["last_reached_at"] = Case(
+            When(_newer("last_reached_at", started_at), then=Value(started_at)), default=F("last_reached_at")
+        )
+    Contact.objects.filter(pk=contact.pk).update(**updates)
+    return call
+
+
+def contact_facts_rebuild(*, contact_ids: Iterable[int] | None = None, batch_size: int = 5000,
+                          progress=None) -> int:
+    """Recompute every contact's call facts from the call records (all contacts when ids is None).
+
+    Set-based per batch of contacts: one aggregate query, one latest-call lookup, one latest-deal
+    lookup, one bulk update. Safe to re-run: it only writes what the source rows say. Each batch
+    commits on its own so a rebuild of 200,000 contacts never holds one huge transaction.
+    Returns the number of contacts rebuilt.
+    """
+    ids_query = Contact.objects.order_by("pk").values_list("pk", flat=True)
+    all_ids = list(contact_ids) if contact_ids is not None else list(ids_query)
+    done = 0
+    for start in range(0, len(all_ids), batch_size):
+        batch = all_ids[start : start + batch_size]
+        with transaction.atomic():
+            _rebuild_batch(batch)
+        done += len(batch)
+        if progress is not None:
+            progress(len(batch))
+    return done
+
+
+_FACT_FIELDS = [
+    "call_count", "outgoing_call_count", "answered_call_count", "booking_count", "last_call_at",
+    "last_reached_at", "last_call_status", "last_call_outcome", "last_call_note", "last_activity_at",
+]
+
+
+def _rebuild_batch(batch: list[int]) -> None:
+    totals = {
+        row["contact_id"]: row
+        for row in CallRecord.objects.filter(contact_id__in=batch)
+        .values("contact_id")
+        .annotate(
+            calls=Count("id"),
+            outgoing=Count("id", filter=Q(direction=Direction.OUTBOUND)),
+            answered=Count("id", filter=Q(status=CallStatus.ANSWERED)),
+            bookings=Count("id", filter=Q(outcome=CallOutcome.BOOKED)),
+            last_reached=Max("started_at", filter=Q(status=CallStatus.ANSWERED)),
+        )
+        .order_by()
+    }
+    latest_call = CallRecord.objects.filter(contact=OuterRef("pk")).order_by("-started_at", "-id").values("id")[:1]
+    latest_deal_change = (
+        Deal.objects.filter(contact=OuterRef("pk"))
+        .annotate(changed=Greatest(Coalesce("hs_updated_at", "updated_at"), "updated_at"))
+        .order_by("-changed")
+        .values("changed")[:1]
+    )
+    contacts = list(
+        Contact.objects.filter(pk__in=batch)
+        .annotate(latest_call_id=Subquery(latest_call), latest_deal_change=Subquery(latest_deal_change))
+        .only("pk", "created_at", "hs_created_at", *_FACT_FIELDS)
+    )
+    latest_calls = CallRecord.objects.in_bulk(
+        [c.latest_call_id for c in contacts if c.latest_call_id is not None]
+    )
+    for contact in contacts:
+        total = totals.get(contact.pk, {})
+        call = latest_calls.get(contact.latest_call_id)
+        contact.call_count = total.get("calls", 0)
+        contact.outgoing_call_count = total.get("outgoing", 0)
+        contact.answered_call_count = total.get("answered", 0)
+        contact.booking_count = total.get("bookings", 0)
+        contact.last_reached_at = total.get("last_reached")
+        contact.last_call_at = call.started_at if call else None
+        contact.last_call_status = call.status if call else ""
+        contact.last_call_outcome = call.outcome if call else ""
+        contact.last_call_note = note_excerpt(call.notes) if call else ""
+        contact.last_activity_at = last_activity(contact, contact.latest_deal_change)
+    Contact.objects.bulk_update(contacts, _FACT_FIELDS, batch_size=1000)
+
+
+def last_activity(contact: Contact, latest_deal_change: datetime | None) -> datetime | None:
+    """Latest of the last call, the last deal change and the contact's creation.
+
+    Creation (not every HubSpot property edit) is the baseline, so a contact edited by a
+    marketing workflow does not look freshly contacted.
+    """
+    moments = [contact.last_call_at, latest_deal_change, contact.hs_created_at or contact.created_at]
+    return max((m for m in moments if m is not None), default=None)

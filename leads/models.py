@@ -1,0 +1,375 @@
+"""Owners, contacts and what HubSpot tells us about them (SPEC S1).
+
+Contact also carries *facts kept up to date* from call records (last call, counts, last
+activity) and its current health, so the call queue and the follow-up table read one row per
+contact instead of scanning two million call records per request. Services in
+`calls.services` and `leads.services` keep them current; `manage.py rebuild_contact_facts`
+recomputes them from the source rows.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from crm.models import TimeStampedModel
+
+
+class LifecycleStage(models.TextChoices):
+    # Values are HubSpot's internal lifecycle stage names, so sync maps them one to one.
+    SUBSCRIBER = "subscriber", "Subscriber"
+    LEAD = "lead", "Lead"
+    MQL = "marketingqualifiedlead", "MQL"
+    SQL = "salesqualifiedlead", "SQL"
+    OPPORTUNITY = "opportunity", "Opportunity"
+    CUSTOMER = "customer", "Customer"
+    EVANGELIST = "evangelist", "Evangelist"
+    OTHER = "other", "Other"
+    LOST = "lost", "Lost"
+
+
+# The stages a setter works (the follow-up table's rows).
+FOLLOW_UP_STAGES = (
+    LifecycleStage.LEAD,
+    LifecycleStage.MQL,
+    LifecycleStage.SQL,
+    LifecycleStage.OPPORTUNITY,
+    LifecycleStage.CUSTOMER,
+)
+
+
+class LeadStatus(models.TextChoices):
+    # HubSpot's default hs_lead_status options.
+    NEW = "NEW", "New"
+    OPEN = "OPEN", "Open"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    OPEN_DEAL = "OPEN_DEAL", "Open deal"
+    UNQUALIFIED = "UNQUALIFIED", "Unqualified"
+    ATTEMPTED_TO_CONTACT = "ATTEMPTED_TO_CONTACT", "Attempted to contact"
+    CONNECTED = "CONNECTED", "Connected"
+    BAD_TIMING = "BAD_TIMING", "Bad timing"
+
+
+class Tier(models.TextChoices):
+    A_PLUS = "A+", "A+"
+    A = "A", "A"
+    B = "B", "B"
+
+
+class Zone(models.TextChoices):
+    RED = "RED", "Red"
+    ORANGE = "ORANGE", "Orange"
+    YELLOW = "YELLOW", "Yellow"
+    GREEN = "GREEN", "Green"
+    PURPLE = "PURPLE", "Purple"
+
+
+class PatternStatus(models.TextChoices):
+    ON_TRACK = "ON_TRACK", "On track"
+    PATTERN_BREAK = "PATTERN_BREAK", "Pattern break"
+    NO_PATTERN = "NO_PATTERN", "Not enough history"
+
+
+class Owner(TimeStampedModel):
+    """A HubSpot owner: a setter or coach who works leads (may be linked to a login)."""
+
+    hubspot_id = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    is_active = models.BooleanField(default=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owner"
+    )
+    team = models.CharField(max_length=100, blank=True)
+    daily_call_capacity = models.PositiveIntegerField(default=60, help_text="Calls a day this owner can make.")
+    weekly_booking_target = models.PositiveIntegerField(default=10, help_text="Bookings a week expected.")
+
+    class Meta:
+        ordering = ["first_name", "last_name"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or f"Owner {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Contact(TimeStampedModel):
+    hubspot_id = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    # E.164 when the number could be normalised, else kept as typed with *_is_valid False.
+    phone = models.CharField(max_length=40, blank=True)
+    phone_is_valid = models.BooleanField(default=True)
+    mobile = models.CharField(max_length=40, blank=True)
+    mobile_is_valid = models.BooleanField(default=True)
+    city = models.CharField(max_length=100, blank=True)
+
+    owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    owner_changed_at = models.DateTimeField(null=True, blank=True)
+    assigned_coach = models.CharField(max_length=150, blank=True)
+    lifecycle_stage = models.CharField(max_length=32, choices=LifecycleStage.choices, default=LifecycleStage.LEAD)
+    lead_status = models.CharField(max_length=32, choices=LeadStatus.choices, blank=True)
+    lead_source = models.CharField(max_length=100, blank=True)
+    utm_source = models.CharField(max_length=150, blank=True)
+    utm_medium = models.CharField(max_length=150, blank=True)
+    utm_campaign = models.CharField(max_length=150, blank=True)
+    utm_term = models.CharField(max_length=150, blank=True)
+    utm_content = models.CharField(max_length=150, blank=True)
+    tier = models.CharField(max_length=2, choices=Tier.choices, blank=True, help_text="Replenishment tier.")
+
+    hs_created_at = models.DateTimeField(null=True, blank=True, help_text="Created in HubSpot.")
+    hs_updated_at = models.DateTimeField(null=True, blank=True, help_text="Last modified in HubSpot.")
+
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_duplicates",
+        help_text="The surviving contact this duplicate was merged into.",
+    )
+    is_archived = models.BooleanField(default=False)
+    do_not_contact = models.BooleanField(default=False)
+    # Per-channel consent: a channel the contact opted out of is never recommended or used.
+    phone_opt_out = models.BooleanField(default=False)
+    whatsapp_opt_out = models.BooleanField(default=False)
+    email_opt_out = models.BooleanField(default=False)
+    sms_opt_out = models.BooleanField(default=False)
+
+    # --- Facts kept up to date from call records (calls.services) --------------------
+    last_call_at = models.DateTimeField(null=True, blank=True)
+    last_call_status = models.CharField(max_length=16, blank=True)
+    last_call_outcome = models.CharField(max_length=32, blank=True)
+    last_call_note = models.CharField(max_length=280, blank=True, help_text="Excerpt of the last call's notes.")
+    last_reached_at = models.DateTimeField(null=True, blank=True, help_text="Last answered call.")
+    call_count = models.PositiveIntegerField(default=0)
+    outgoing_call_count = models.PositiveIntegerField(default=0)
+    answered_call_count = models.PositiveIntegerField(default=0)
+    booking_count = models.PositiveIntegerField(default=0)
+    # Latest of: last call, last deal change, contact creation (SPEC S3 "last activity").
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+
+    # --- Current health (latest HealthScore row; history in HealthScore) ---------------
+    health_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    health_zone = models.CharField(max_length=8, choices=Zone.choices, blank=True)
+    predictive_risk = models.PositiveSmallIntegerField(null=True, blank=True)
+    pattern_status = models.CharField(max_length=16, choices=PatternStatus.choices, blank=True)
+
+    class Meta:
+        indexes = [
+            # Call queue and follow-up table for one owner, oldest contact first.
+            models.Index(fields=["owner", "last_activity_at"], name="contact_owner_activity_idx"),
+            # Follow-up table rows: stage filter plus "days since contact" sort.
+            models.Index(fields=["lifecycle_stage", "last_activity_at"], name="contact_stage_activity_idx"),
+            # Queue "called in the last hour" exclusion and "contacted today" cards.
+            models.Index(fields=["last_call_at"], name="contact_last_call_idx"),
+            # Queue zone filter (RED/ORANGE/YELLOW clients) per owner.
+            models.Index(fields=["owner", "health_zone"], name="contact_owner_zone_idx"),
+            # Search and dedup by email / phone (replenishment, follow-up search).
+            models.Index(fields=["email"], name="contact_email_idx"),
+            models.Index(fields=["phone"], name="contact_phone_idx"),
+            models.Index(fields=["mobile"], name="contact_mobile_idx"),
+            # "Recently assigned" panels: owner changed in the last 7 days.
+            models.Index(fields=["owner_changed_at"], name="contact_owner_changed_idx"),
+            # Incremental HubSpot sync compares modified times.
+            models.Index(fields=["hs_updated_at"], name="contact_hs_updated_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(health_score__isnull=True) | Q(health_score__lte=100), name="contact_health_score_0_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(predictive_risk__isnull=True) | Q(predictive_risk__lte=100),
+                name="contact_predictive_risk_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(answered_call_count__lte=models.F("call_count"))
+                & Q(outgoing_call_count__lte=models.F("call_count")),
+                name="contact_call_counts_consistent",
+            ),
+            models.CheckConstraint(condition=~Q(merged_into=models.F("id")), name="contact_not_merged_into_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email or self.phone or f"Contact {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_merged(self) -> bool:
+        return self.merged_into_id is not None
+
+    @property
+    def best_phone(self) -> str:
+        """The number to dial: a valid mobile first (WhatsApp works on it), then the phone."""
+        if self.mobile and self.mobile_is_valid:
+            return self.mobile
+        if self.phone and self.phone_is_valid:
+            return self.phone
+        return self.mobile or self.phone
+
+    @property
+    def hubspot_url(self) -> str:
+        if not (self.hubspot_id and settings.HUBSPOT_PORTAL_ID):
+            return ""
+        return f"https://app.hubspot.com/contacts/{settings.HUBSPOT_PORTAL_ID}/record/0-1/{self.hubspot_id}"
+
+
+class OwnerChangeSource(models.TextChoices):
+    SYNC = "sync", "HubSpot sync"
+    WEBHOOK = "webhook", "HubSpot webhook"
+    MANUAL = "manual", "Manual"
+    REPLENISHMENT = "replenishment", "Replenishment"
+    ASSIGNMENT = "assignment", "Automatic assignment"
+
+
+class OwnerChange(models.Model):
+    """One change of a contact's owner. Never edited: the history is the audit trail."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="owner_changes")
+    from_owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    to_owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=OwnerChangeSource.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at"]
+        indexes = [
+            # A contact's owner history (follow-up row detail), newest first.
+            models.Index(fields=["contact", "-changed_at"], name="ownerchange_contact_idx"),
+            # Dashboard "owner changes in the last 30 days".
+            models.Index(fields=["changed_at"], name="ownerchange_changed_at_idx"),
+        ]
+        constraints = [
+            # Sync records a change exactly once even when the same history arrives twice.
+            models.UniqueConstraint(
+                fields=["contact", "changed_at", "to_owner"], name="ownerchange_once_per_change"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} → {self.to_owner} ({self.changed_at:%Y-%m-%d})"
+
+
+class Deal(TimeStampedModel):
+    hubspot_id = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals")
+    owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals")
+    name = models.CharField(max_length=255)
+    pipeline = models.CharField(max_length=64, blank=True)
+    pipeline_label = models.CharField(max_length=150, blank=True)
+    stage = models.CharField(max_length=64)
+    stage_label = models.CharField(max_length=150, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True, help_text="AED")
+    close_date = models.DateField(null=True, blank=True)
+    is_closed = models.BooleanField(default=False)
+    is_won = models.BooleanField(default=False)
+    hs_created_at = models.DateTimeField(null=True, blank=True)
+    hs_updated_at = models.DateTimeField(null=True, blank=True)
+    stage_entered_at = models.DateTimeField(null=True, blank=True, help_text="When the deal entered its stage.")
+    is_archived = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # A contact's deals (follow-up row, "missing deal" flag), newest first.
+            models.Index(fields=["contact", "-hs_created_at"], name="deal_contact_idx"),
+            # Incremental sync by modified time.
+            models.Index(fields=["hs_updated_at"], name="deal_hs_updated_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__isnull=True) | Q(amount__gte=0), name="deal_amount_not_negative"),
+            models.CheckConstraint(condition=Q(is_won=False) | Q(is_closed=True), name="deal_won_implies_closed"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaskStatus(models.TextChoices):
+    NOT_STARTED = "NOT_STARTED", "Not started"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    WAITING = "WAITING", "Waiting"
+    COMPLETED = "COMPLETED", "Completed"
+    DEFERRED = "DEFERRED", "Deferred"
+
+
+OPEN_TASK_STATUSES = (TaskStatus.NOT_STARTED, TaskStatus.IN_PROGRESS, TaskStatus.WAITING, TaskStatus.DEFERRED)
+
+
+class TaskType(models.TextChoices):
+    CALL = "CALL", "Call"
+    EMAIL = "EMAIL", "Email"
+    TODO = "TODO", "To-do"
+
+
+class Task(TimeStampedModel):
+    """A HubSpot task (often a callback): overdue when still open past its due time."""
+
+    hubspot_id = models.CharField(max_length=32, unique=True, null=True, blank=True)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
+    subject = models.CharField(max_length=255)
+    task_type = models.CharField(max_length=8, choices=TaskType.choices, default=TaskType.TODO)
+    due_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.NOT_STARTED)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    hs_updated_at = models.DateTimeField(null=True, blank=True)
+    is_archived = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            # "Overdue task" flag per contact: open tasks due before now.
+            models.Index(fields=["contact", "status", "due_at"], name="task_contact_open_due_idx"),
+            # Accountability panel: overdue tasks per owner.
+            models.Index(fields=["owner", "status", "due_at"], name="task_owner_open_due_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status=TaskStatus.COMPLETED) | Q(completed_at__isnull=True),
+                name="task_completed_at_only_when_completed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+
+class HealthScore(models.Model):
+    """A client's health as computed at one moment. Rows are history; the newest is copied onto
+    the contact (leads.services.health_score_record) so a drop can be seen and the current zone
+    read without a subquery."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="health_scores")
+    score = models.PositiveSmallIntegerField()
+    zone = models.CharField(max_length=8, choices=Zone.choices)
+    predictive_risk = models.PositiveSmallIntegerField(default=0)
+    package_value = models.DecimalField(max_digits=12, decimal_places=2, default=0, help_text="AED")
+    sessions_left = models.PositiveSmallIntegerField(null=True, blank=True)
+    package_end_date = models.DateField(null=True, blank=True)
+    days_since_last_session = models.PositiveSmallIntegerField(null=True, blank=True)
+    pattern_status = models.CharField(max_length=16, choices=PatternStatus.choices, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-computed_at"]
+        get_latest_by = "computed_at"
+        indexes = [
+            # A contact's history, newest first ("health dropped since owner change").
+            models.Index(fields=["contact", "-computed_at"], name="health_contact_time_idx"),
+            # Revenue-at-risk trend: scores computed in a date range.
+            models.Index(fields=["computed_at"], name="health_computed_at_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__lte=100), name="health_score_0_100"),
+            models.CheckConstraint(condition=Q(predictive_risk__lte=100), name="health_risk_0_100"),
+            models.CheckConstraint(condition=Q(package_value__gte=0), name="health_package_value_not_negative"),
+            models.UniqueConstraint(fields=["contact", "computed_at"], name="health_one_per_contact_moment"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} {self.score} {self.zone} @ {self.computed_at:%Y-%m-%d}"
