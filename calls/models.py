@@ -122,13 +122,21 @@ class Intervention(models.Model):
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="interventions")
     intervention_type = models.CharField(max_length=32, choices=InterventionType.choices)
-    owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="interventions")
+    owner = models.ForeignKey(
+        Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="interventions"
+    )
     zone_at_creation = models.CharField(max_length=8, choices=Zone.choices, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="Empty when the system created it.",
     )
-    status = models.CharField(max_length=16, choices=InterventionStatus.choices, default=InterventionStatus.OPEN)
+    status = models.CharField(
+        max_length=16, choices=InterventionStatus.choices, default=InterventionStatus.OPEN
+    )
     outcome = models.CharField(max_length=8, choices=InterventionOutcome.choices, blank=True)
     draft_message = models.TextField(blank=True)
     notes = models.TextField(blank=True)
@@ -139,7 +147,9 @@ class Intervention(models.Model):
         ordering = ["-created_at"]
         indexes = [
             # Success rates by type x zone over completed interventions.
-            models.Index(fields=["intervention_type", "zone_at_creation", "status"], name="intervention_rate_idx"),
+            models.Index(
+                fields=["intervention_type", "zone_at_creation", "status"], name="intervention_rate_idx"
+            ),
             # An owner's open interventions list.
             models.Index(fields=["owner", "status"], name="intervention_owner_status_idx"),
         ]
@@ -169,7 +179,9 @@ class Intervention(models.Model):
 class QueueState(models.Model):
     """Where a contact stands in the call queue: snoozed until when, last shown when."""
 
-    contact = models.OneToOneField(Contact, primary_key=True, on_delete=models.CASCADE, related_name="queue_state")
+    contact = models.OneToOneField(
+        Contact, primary_key=True, on_delete=models.CASCADE, related_name="queue_state"
+    )
     snoozed_until = models.DateTimeField(null=True, blank=True)
     snooze_reason = models.CharField(max_length=150, blank=True)
     last_shown_at = models.DateTimeField(null=True, blank=True)

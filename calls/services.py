@@ -52,8 +52,16 @@ def call_log(
         if existing is not None:
             return existing
     call = CallRecord.objects.create(
-        contact=contact, owner=owner, status=status, outcome=outcome, notes=note, channel=channel,
-        direction=direction, started_at=started_at, duration_seconds=duration_seconds, source=source,
+        contact=contact,
+        owner=owner,
+        status=status,
+        outcome=outcome,
+        notes=note,
+        channel=channel,
+        direction=direction,
+        started_at=started_at,
+        duration_seconds=duration_seconds,
+        source=source,
         external_id=external_id,
     )
     newer = _newer("last_call_at", started_at)
@@ -70,7 +78,8 @@ def call_log(
         # compare with the previous last_call_at.
         "last_call_at": Case(When(newer, then=Value(started_at)), default=F("last_call_at")),
         "last_activity_at": Case(
-            When(_newer("last_activity_at", started_at), then=Value(started_at)), default=F("last_activity_at")
+            When(_newer("last_activity_at", started_at), then=Value(started_at)),
+            default=F("last_activity_at"),
         ),
     }
     if answered:
@@ -81,8 +90,9 @@ def call_log(
     return call
 
 
-def contact_facts_rebuild(*, contact_ids: Iterable[int] | None = None, batch_size: int = 5000,
-                          progress=None) -> int:
+def contact_facts_rebuild(
+    *, contact_ids: Iterable[int] | None = None, batch_size: int = 5000, progress=None
+) -> int:
     """Recompute every contact's call facts from the call records (all contacts when ids is None).
 
     Set-based per batch of contacts: one aggregate query, one latest-call lookup, one latest-deal
@@ -104,8 +114,16 @@ def contact_facts_rebuild(*, contact_ids: Iterable[int] | None = None, batch_siz
 
 
 _FACT_FIELDS = [
-    "call_count", "outgoing_call_count", "answered_call_count", "booking_count", "last_call_at",
-    "last_reached_at", "last_call_status", "last_call_outcome", "last_call_note", "last_activity_at",
+    "call_count",
+    "outgoing_call_count",
+    "answered_call_count",
+    "booking_count",
+    "last_call_at",
+    "last_reached_at",
+    "last_call_status",
+    "last_call_outcome",
+    "last_call_note",
+    "last_activity_at",
 ]
 
 
@@ -123,7 +141,9 @@ def _rebuild_batch(batch: list[int]) -> None:
         )
         .order_by()
     }
-    latest_call = CallRecord.objects.filter(contact=OuterRef("pk")).order_by("-started_at", "-id").values("id")[:1]
+    latest_call = (
+        CallRecord.objects.filter(contact=OuterRef("pk")).order_by("-started_at", "-id").values("id")[:1]
+    )
     latest_deal_change = (
         Deal.objects.filter(contact=OuterRef("pk"))
         .annotate(changed=Greatest(Coalesce("hs_updated_at", "updated_at"), "updated_at"))

@@ -18,7 +18,9 @@ User = AbstractBaseUser | AnonymousUser
 def _group_names(user: User) -> set[str]:
     # Cached on the user object: several checks per request must not each hit the database.
     if not hasattr(user, "_crm_group_names"):
-        user._crm_group_names = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()
+        user._crm_group_names = (
+            set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()
+        )
     return user._crm_group_names
 
 

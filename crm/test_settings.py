@@ -11,8 +11,8 @@ os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
-from crm.settings import *  # noqa: E402,F403
-from crm.settings import STORAGES  # noqa: E402
+from crm.settings import *  # noqa: F403
+from crm.settings import STORAGES
 
 # Hashing passwords properly costs ~100 ms a login; tests log in hundreds of times.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

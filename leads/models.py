@@ -81,7 +81,9 @@ class Owner(TimeStampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owner"
     )
     team = models.CharField(max_length=100, blank=True)
-    daily_call_capacity = models.PositiveIntegerField(default=60, help_text="Calls a day this owner can make.")
+    daily_call_capacity = models.PositiveIntegerField(
+        default=60, help_text="Calls a day this owner can make."
+    )
     weekly_booking_target = models.PositiveIntegerField(default=10, help_text="Bookings a week expected.")
 
     class Meta:
@@ -107,10 +109,14 @@ class Contact(TimeStampedModel):
     mobile_is_valid = models.BooleanField(default=True)
     city = models.CharField(max_length=100, blank=True)
 
-    owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    owner = models.ForeignKey(
+        Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts"
+    )
     owner_changed_at = models.DateTimeField(null=True, blank=True)
     assigned_coach = models.CharField(max_length=150, blank=True)
-    lifecycle_stage = models.CharField(max_length=32, choices=LifecycleStage.choices, default=LifecycleStage.LEAD)
+    lifecycle_stage = models.CharField(
+        max_length=32, choices=LifecycleStage.choices, default=LifecycleStage.LEAD
+    )
     lead_status = models.CharField(max_length=32, choices=LeadStatus.choices, blank=True)
     lead_source = models.CharField(max_length=100, blank=True)
     utm_source = models.CharField(max_length=150, blank=True)
@@ -124,7 +130,11 @@ class Contact(TimeStampedModel):
     hs_updated_at = models.DateTimeField(null=True, blank=True, help_text="Last modified in HubSpot.")
 
     merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged_duplicates",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_duplicates",
         help_text="The surviving contact this duplicate was merged into.",
     )
     is_archived = models.BooleanField(default=False)
@@ -139,7 +149,9 @@ class Contact(TimeStampedModel):
     last_call_at = models.DateTimeField(null=True, blank=True)
     last_call_status = models.CharField(max_length=16, blank=True)
     last_call_outcome = models.CharField(max_length=32, blank=True)
-    last_call_note = models.CharField(max_length=280, blank=True, help_text="Excerpt of the last call's notes.")
+    last_call_note = models.CharField(
+        max_length=280, blank=True, help_text="Excerpt of the last call's notes."
+    )
     last_reached_at = models.DateTimeField(null=True, blank=True, help_text="Last answered call.")
     call_count = models.PositiveIntegerField(default=0)
     outgoing_call_count = models.PositiveIntegerField(default=0)
@@ -175,7 +187,8 @@ class Contact(TimeStampedModel):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(health_score__isnull=True) | Q(health_score__lte=100), name="contact_health_score_0_100"
+                condition=Q(health_score__isnull=True) | Q(health_score__lte=100),
+                name="contact_health_score_0_100",
             ),
             models.CheckConstraint(
                 condition=Q(predictive_risk__isnull=True) | Q(predictive_risk__lte=100),
@@ -186,7 +199,9 @@ class Contact(TimeStampedModel):
                 & Q(outgoing_call_count__lte=models.F("call_count")),
                 name="contact_call_counts_consistent",
             ),
-            models.CheckConstraint(condition=~Q(merged_into=models.F("id")), name="contact_not_merged_into_itself"),
+            models.CheckConstraint(
+                condition=~Q(merged_into=models.F("id")), name="contact_not_merged_into_itself"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -258,7 +273,9 @@ class OwnerChange(models.Model):
 
 class Deal(TimeStampedModel):
     hubspot_id = models.CharField(max_length=32, unique=True, null=True, blank=True)
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals"
+    )
     owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="deals")
     name = models.CharField(max_length=255)
     pipeline = models.CharField(max_length=64, blank=True)
@@ -271,7 +288,9 @@ class Deal(TimeStampedModel):
     is_won = models.BooleanField(default=False)
     hs_created_at = models.DateTimeField(null=True, blank=True)
     hs_updated_at = models.DateTimeField(null=True, blank=True)
-    stage_entered_at = models.DateTimeField(null=True, blank=True, help_text="When the deal entered its stage.")
+    stage_entered_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the deal entered its stage."
+    )
     is_archived = models.BooleanField(default=False)
 
     class Meta:
@@ -282,8 +301,12 @@ class Deal(TimeStampedModel):
             models.Index(fields=["hs_updated_at"], name="deal_hs_updated_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__isnull=True) | Q(amount__gte=0), name="deal_amount_not_negative"),
-            models.CheckConstraint(condition=Q(is_won=False) | Q(is_closed=True), name="deal_won_implies_closed"),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0), name="deal_amount_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_won=False) | Q(is_closed=True), name="deal_won_implies_closed"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -311,7 +334,9 @@ class Task(TimeStampedModel):
     """A HubSpot task (often a callback): overdue when still open past its due time."""
 
     hubspot_id = models.CharField(max_length=32, unique=True, null=True, blank=True)
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
     owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
     subject = models.CharField(max_length=255)
     task_type = models.CharField(max_length=8, choices=TaskType.choices, default=TaskType.TODO)
@@ -367,7 +392,9 @@ class HealthScore(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(score__lte=100), name="health_score_0_100"),
             models.CheckConstraint(condition=Q(predictive_risk__lte=100), name="health_risk_0_100"),
-            models.CheckConstraint(condition=Q(package_value__gte=0), name="health_package_value_not_negative"),
+            models.CheckConstraint(
+                condition=Q(package_value__gte=0), name="health_package_value_not_negative"
+            ),
             models.UniqueConstraint(fields=["contact", "computed_at"], name="health_one_per_contact_moment"),
         ]
 

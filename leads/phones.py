@@ -33,7 +33,9 @@ def normalise_phone(raw: str | None, *, region: str | None = None) -> Normalised
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
-            return NormalisedPhone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), True)
+            return NormalisedPhone(
+                phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), True
+            )
     return NormalisedPhone(text, False)
 
 

@@ -56,10 +56,14 @@ def home_figures(*, user: User) -> HomeFigures:
     counts = dict(contacts.values_list("lifecycle_stage").annotate(n=Count("id")).order_by())
     by_stage = [(label, counts.get(value, 0)) for value, label in LifecycleStage.choices if counts.get(value)]
     start, end = timeutils.today_range()
-    today = calls_visible_to(user).filter(started_at__gte=start, started_at__lt=end).aggregate(
-        calls=Count("id"),
-        reached=Count("id", filter=Q(status=CallStatus.ANSWERED)),
-        bookings=Count("id", filter=Q(outcome=CallOutcome.BOOKED)),
+    today = (
+        calls_visible_to(user)
+        .filter(started_at__gte=start, started_at__lt=end)
+        .aggregate(
+            calls=Count("id"),
+            reached=Count("id", filter=Q(status=CallStatus.ANSWERED)),
+            bookings=Count("id", filter=Q(outcome=CallOutcome.BOOKED)),
+        )
     )
     owner = owner_for_user(user)
     scope = "All owners" if roles.is_manager(user) else (str(owner) if owner else "No owner linked")

@@ -59,12 +59,19 @@ def contacts_reassign(
             continue
         OwnerChange.objects.bulk_create(
             OwnerChange(
-                contact_id=pk, from_owner_id=from_owner_id, to_owner=to_owner, changed_at=at,
-                source=source, changed_by=changed_by, note=note,
+                contact_id=pk,
+                from_owner_id=from_owner_id,
+                to_owner=to_owner,
+                changed_at=at,
+                source=source,
+                changed_by=changed_by,
+                note=note,
             )
             for pk, from_owner_id in rows
         )
-        moved += Contact.objects.filter(pk__in=[pk for pk, _ in rows]).update(owner=to_owner, owner_changed_at=at)
+        moved += Contact.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            owner=to_owner, owner_changed_at=at
+        )
     return moved
 
 
@@ -99,13 +106,22 @@ def health_score_record(
     the contact's current health."""
     computed_at = computed_at or timeutils.now()
     health = HealthScore.objects.create(
-        contact=contact, score=score, zone=zone or health_zone_for(score), predictive_risk=predictive_risk,
-        package_value=package_value, sessions_left=sessions_left, package_end_date=package_end_date,
-        days_since_last_session=days_since_last_session, pattern_status=pattern_status, computed_at=computed_at,
+        contact=contact,
+        score=score,
+        zone=zone or health_zone_for(score),
+        predictive_risk=predictive_risk,
+        package_value=package_value,
+        sessions_left=sessions_left,
+        package_end_date=package_end_date,
+        days_since_last_session=days_since_last_session,
+        pattern_status=pattern_status,
+        computed_at=computed_at,
     )
     newer = HealthScore.objects.filter(contact=OuterRef("pk"), computed_at__gt=computed_at)
     Contact.objects.filter(pk=contact.pk).exclude(Exists(newer)).update(
-        health_score=health.score, health_zone=health.zone, predictive_risk=health.predictive_risk,
+        health_score=health.score,
+        health_zone=health.zone,
+        predictive_risk=health.predictive_risk,
         pattern_status=health.pattern_status,
     )
     return health
