@@ -4,12 +4,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Case, Count, F, Max, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
 from calls.models import CallOutcome, CallRecord, CallSource, CallStatus, Channel, Direction
 from crm import timeutils
-from leads.models import Contact, Deal, Owner
+from leads.models import OPEN_TASK_STATUSES, Contact, Deal, Owner, Task
 
 NOTE_EXCERPT_LENGTH = Contact._meta.get_field("last_call_note").max_length
 
@@ -93,7 +93,8 @@ def call_log(
 def contact_facts_rebuild(
     *, contact_ids: Iterable[int] | None = None, batch_size: int = 5000, progress=None
 ) -> int:
-    """Recompute every contact's call facts from the call records (all contacts when ids is None).
+    """Recompute contacts' facts from the source rows (all contacts when ids is None): call facts
+    from the call records, the next open task's due time, the largest open deal.
 
     Set-based per batch of contacts: one aggregate query, one latest-call lookup, one latest-deal
     lookup, one bulk update. Safe to re-run: it only writes what the source rows say. Each batch
@@ -124,6 +125,8 @@ _FACT_FIELDS = [
     "last_call_outcome",
     "last_call_note",
     "last_activity_at",
+    "next_task_due_at",
+    "open_deal_amount",
 ]
 
 
@@ -141,6 +144,20 @@ def _rebuild_batch(batch: list[int]) -> None:
         )
         .order_by()
     }
+    next_task_due = dict(
+        Task.objects.filter(contact_id__in=batch, status__in=OPEN_TASK_STATUSES, is_archived=False)
+        .values("contact_id")
+        .annotate(due=Min("due_at"))
+        .order_by()
+        .values_list("contact_id", "due")
+    )
+    open_deal_amount = dict(
+        Deal.objects.filter(contact_id__in=batch, is_closed=False, is_archived=False)
+        .values("contact_id")
+        .annotate(amount=Max("amount"))
+        .order_by()
+        .values_list("contact_id", "amount")
+    )
     latest_call = (
         CallRecord.objects.filter(contact=OuterRef("pk")).order_by("-started_at", "-id").values("id")[:1]
     )
@@ -153,7 +170,7 @@ def _rebuild_batch(batch: list[int]) -> None:
     contacts = list(
         Contact.objects.filter(pk__in=batch)
         .annotate(latest_call_id=Subquery(latest_call), latest_deal_change=Subquery(latest_deal_change))
-        .only("pk", "created_at", "hs_created_at", *_FACT_FIELDS)
+        .only("pk", *_FACT_FIELDS)
     )
     latest_calls = CallRecord.objects.in_bulk(
         [c.latest_call_id for c in contacts if c.latest_call_id is not None]
@@ -171,14 +188,16 @@ def _rebuild_batch(batch: list[int]) -> None:
         contact.last_call_outcome = call.outcome if call else ""
         contact.last_call_note = note_excerpt(call.notes) if call else ""
         contact.last_activity_at = last_activity(contact, contact.latest_deal_change)
+        contact.next_task_due_at = next_task_due.get(contact.pk)
+        contact.open_deal_amount = open_deal_amount.get(contact.pk)
     Contact.objects.bulk_update(contacts, _FACT_FIELDS, batch_size=1000)
 
 
 def last_activity(contact: Contact, latest_deal_change: datetime | None) -> datetime | None:
-    """Latest of the last call, the last deal change and the contact's creation.
+    """Latest of the last call and the last deal change; None when neither happened.
 
-    Creation (not every HubSpot property edit) is the baseline, so a contact edited by a
-    marketing workflow does not look freshly contacted.
+    HubSpot property edits do not count (a marketing workflow touching a contact is not contact),
+    and readers fall back to the creation time for "days since contact" of a contact never worked.
     """
-    moments = [contact.last_call_at, latest_deal_change, contact.hs_created_at or contact.created_at]
+    moments = [contact.last_call_at, latest_deal_change]
     return max((m for m in moments if m is not None), default=None)

@@ -145,6 +145,16 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 # Region assumed for numbers typed without a country code (050 123 4567 -> +971501234567).
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "AE").upper()
 
+# --- Cache ----------------------------------------------------------------------------
+# Drafts and other derived values are cached; Redis in production so every process shares them.
+CACHE_URL = env_str("CACHE_URL", "locmem://")
+if CACHE_URL.startswith("redis"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL == "locmem://":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use locmem:// or a redis:// URL.")
+
 # --- Celery ---------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)

@@ -52,3 +52,8 @@ def days_since(moment: datetime | None, *, at: datetime | None = None) -> int | 
         return None
     at = at or now()
     return (timezone.localdate(at) - timezone.localdate(moment)).days
+
+
+def days_ago_boundary(days: int) -> datetime:
+    """Moments before this are at least `days` business days ago (days_since(moment) >= days)."""
+    return start_of_day(business_today() - timedelta(days=days - 1))

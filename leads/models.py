@@ -157,14 +157,21 @@ class Contact(TimeStampedModel):
     outgoing_call_count = models.PositiveIntegerField(default=0)
     answered_call_count = models.PositiveIntegerField(default=0)
     booking_count = models.PositiveIntegerField(default=0)
-    # Latest of: last call, last deal change, contact creation (SPEC S3 "last activity").
+    # Latest of the last call and the last deal change (SPEC S3 "last activity"); None when the
+    # contact was never worked, and readers then count from its creation.
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # Earliest due time of the contact's open tasks: "overdue" is next_task_due_at < now.
+    next_task_due_at = models.DateTimeField(null=True, blank=True)
+    # Largest amount among the contact's open deals (AED), for "open deal value".
+    open_deal_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
 
     # --- Current health (latest HealthScore row; history in HealthScore) ---------------
     health_score = models.PositiveSmallIntegerField(null=True, blank=True)
     health_zone = models.CharField(max_length=8, choices=Zone.choices, blank=True)
     predictive_risk = models.PositiveSmallIntegerField(null=True, blank=True)
     pattern_status = models.CharField(max_length=16, choices=PatternStatus.choices, blank=True)
+    package_end_date = models.DateField(null=True, blank=True)
+    sessions_left = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -216,13 +223,18 @@ class Contact(TimeStampedModel):
         return self.merged_into_id is not None
 
     @property
-    def best_phone(self) -> str:
-        """The number to dial: a valid mobile first (WhatsApp works on it), then the phone."""
+    def dialable_phone(self) -> str:
+        """The E.164 number to dial or WhatsApp: a valid mobile first, then a valid phone; "" if none."""
         if self.mobile and self.mobile_is_valid:
             return self.mobile
         if self.phone and self.phone_is_valid:
             return self.phone
-        return self.mobile or self.phone
+        return ""
+
+    @property
+    def display_phone(self) -> str:
+        """What to show: the dialable number, else whatever was typed (flagged invalid)."""
+        return self.dialable_phone or self.mobile or self.phone
 
     @property
     def hubspot_url(self) -> str:

@@ -123,5 +123,7 @@ def health_score_record(
         health_zone=health.zone,
         predictive_risk=health.predictive_risk,
         pattern_status=health.pattern_status,
+        package_end_date=health.package_end_date,
+        sessions_left=health.sessions_left,
     )
     return health

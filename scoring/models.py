@@ -1,1 +1,41 @@
-"""Models arrive with this app's issue."""
+"""The call-queue priority factors (SPEC S2): one row per factor, edited by ops in the admin.
+
+What a factor *means* (its condition over a contact) is code in `scoring.factors`, keyed by
+`key`; how much it *weighs*, its threshold and the words of its reason are data here.
+"""
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class PriorityFactor(models.Model):
+    key = models.SlugField(max_length=40, unique=True, help_text="Which condition this row weighs (fixed).")
+    label = models.CharField(max_length=100)
+    weight = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal(-10)), MaxValueValidator(Decimal(10))],
+        help_text="Points added to the priority when the condition holds.",
+    )
+    threshold = models.DecimalField(
+        max_digits=10,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text="The factor's number: days, hours, risk or AED, as its label says.",
+    )
+    reason = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Shown to the setter; may use {days}, {zone}, {risk}, {hours}, {amount}. Empty: not shown.",
+    )
+    is_enabled = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order of reasons in the queue.")
+
+    class Meta:
+        ordering = ["position", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.weight:+})"

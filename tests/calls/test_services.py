@@ -139,7 +139,7 @@ def test_contact_facts_rebuild_matches_call_log():
     assert facts(busy) == expected_busy
     assert facts(quiet) == expected_quiet
     assert facts(quiet)["call_count"] == 0 and facts(quiet)["last_call_at"] is None
-    assert facts(quiet)["last_activity_at"] == quiet.hs_created_at
+    assert facts(quiet)["last_activity_at"] is None
 
 
 def test_contact_facts_rebuild_latest_call_breaks_ties_by_id_and_counts_deal_activity():
@@ -161,3 +161,25 @@ def test_contact_facts_rebuild_twice_changes_nothing():
     first = facts(contact)
     contact_facts_rebuild()
     assert facts(contact) == first
+
+
+def test_contact_facts_rebuild_keeps_next_open_task_and_largest_open_deal():
+    from leads.models import TaskStatus
+    from tests.factories import TaskFactory
+
+    contact = ContactFactory()
+    soon, later = timezone.now() - timedelta(hours=2), timezone.now() + timedelta(days=2)
+    TaskFactory(contact=contact, due_at=later)
+    TaskFactory(contact=contact, due_at=soon)
+    TaskFactory(
+        contact=contact,
+        due_at=soon - timedelta(days=9),
+        status=TaskStatus.COMPLETED,
+        completed_at=timezone.now(),
+    )
+    DealFactory(contact=contact, amount=25_000)
+    DealFactory(contact=contact, amount=90_000, is_closed=True, is_won=True)
+    contact_facts_rebuild(contact_ids=[contact.pk])
+    contact.refresh_from_db()
+    assert contact.next_task_due_at == soon
+    assert contact.open_deal_amount == 25_000
