@@ -1,13 +1,16 @@
 """Reads for the call queue (SPEC S2): who to call next, why, and on which channel."""
 
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
-from calls.models import CallOutcome, CallStatus
+from calls.models import CallOutcome, CallRecord, CallStatus
 from crm import timeutils
-from leads.models import FOLLOW_UP_STAGES, Contact, Owner, Zone
+from leads.models import FOLLOW_UP_STAGES, Contact, HealthScore, Owner, PatternStatus, Zone
 from leads.selectors import User, calls_visible_to, contacts_visible_to
 from scoring.channels import ChannelRecommendation, recommend_channel
 from scoring.priority import (
@@ -65,6 +68,8 @@ QUEUE_COLUMNS = (
     "sms_opt_out",
     "hubspot_id",
     "city",
+    "queue_state__snoozed_until",
+    "queue_state__snooze_reason",
 )
 
 
@@ -128,7 +133,8 @@ def queue_candidates(*, user: User, filters: QueueFilters, now: datetime) -> Que
         not_contacted = Q(last_call_at__lt=timeutils.days_ago_boundary(filters.days_threshold)) | Q(
             last_call_at__isnull=True
         )
-        contacts = contacts.filter(not_contacted | Q(next_task_due_at__lt=now))
+        follow_up_due = Q(next_task_due_at__lt=now) | Q(queue_state__snoozed_until__lte=now)
+        contacts = contacts.filter(not_contacted | follow_up_due)
     return contacts.filter(
         Q(last_call_at__isnull=True) | Q(last_call_at__lt=now - RECENTLY_CALLED),
         Q(queue_state__isnull=True)
@@ -143,7 +149,7 @@ def call_queue(*, user: User, filters: QueueFilters, now: datetime | None = None
     factors = factors_active(now=now)
     candidates = annotate_priority(queue_candidates(user=user, filters=filters, now=now), factors)
     rows = list(
-        candidates.select_related("owner")
+        candidates.select_related("owner", "queue_state")
         .only(*QUEUE_COLUMNS)
         .order_by("-priority_raw", "last_call_at", "pk")[: filters.limit]
     )
@@ -213,3 +219,143 @@ def activity_today(*, user: User, owner: Owner | None) -> ActivityToday:
         bookings=Count("pk", filter=Q(outcome=CallOutcome.BOOKED)),
     )
     return ActivityToday(**totals)
+
+
+def pattern_break_alerts(*, user: User, owner: Owner | None, limit: int = 10) -> list[Contact]:
+    """Contacts whose calls fell below half their usual rhythm, longest silent first."""
+    contacts = contacts_visible_to(user).filter(
+        pattern_status=PatternStatus.PATTERN_BREAK, is_archived=False, merged_into__isnull=True
+    )
+    if owner is not None:
+        contacts = contacts.filter(owner=owner)
+    return list(
+        contacts.select_related("owner")
+        .only(
+            "id",
+            "first_name",
+            "last_name",
+            "health_zone",
+            "last_call_at",
+            "owner__first_name",
+            "owner__last_name",
+        )
+        .order_by(F("last_call_at").asc(nulls_first=True), "pk")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class RecentAssignment:
+    contact: Contact
+    health_before: int | None
+    health_now: int | None
+
+    @property
+    def health_change(self) -> int | None:
+        if self.health_before is None or self.health_now is None:
+            return None
+        return self.health_now - self.health_before
+
+
+def recently_assigned(
+    *, user: User, owner: Owner | None, days: int = 7, limit: int = 20, now: datetime | None = None
+) -> list[RecentAssignment]:
+    """Contacts whose owner changed in the last `days` days, with their health then and now."""
+    now = now or timeutils.now()
+    contacts = contacts_visible_to(user).filter(
+        owner_changed_at__gte=now - timedelta(days=days), is_archived=False
+    )
+    if owner is not None:
+        contacts = contacts.filter(owner=owner)
+    score_at_change = (
+        HealthScore.objects.filter(contact=OuterRef("pk"), computed_at__lte=OuterRef("owner_changed_at"))
+        .order_by("-computed_at")
+        .values("score")[:1]
+    )
+    rows = (
+        contacts.select_related("owner")
+        .only(
+            "id",
+            "first_name",
+            "last_name",
+            "health_zone",
+            "health_score",
+            "owner_changed_at",
+            "owner__first_name",
+            "owner__last_name",
+        )
+        .annotate(health_before=Subquery(score_at_change))
+        .order_by("-owner_changed_at", "pk")[:limit]
+    )
+    return [RecentAssignment(c, c.health_before, c.health_score) for c in rows]
+
+
+WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+# A weekday is "usual" for an owner who called on it in at least this many of the last 4 weeks.
+USUAL_DAY_MIN_WEEKS = 3
+
+
+@dataclass(frozen=True)
+class OwnerRhythm:
+    owner: Owner
+    usual_weekdays: list[int]  # ISO weekdays, 1 = Monday
+    last_call_at: datetime | None
+    missed_usual_day: date | None  # the latest usual day without a call, if any
+
+    @property
+    def usual_days_label(self) -> str:
+        return "/".join(WEEKDAY_NAMES[d - 1][:3] for d in self.usual_weekdays)
+
+    @property
+    def alert(self) -> str:
+        """ "Sarah usually calls Tue/Thu, none since Monday", or "" when on rhythm."""
+        if self.missed_usual_day is None:
+            return ""
+        since = (
+            f"none since {WEEKDAY_NAMES[timezone.localdate(self.last_call_at).weekday()]}"
+            if self.last_call_at
+            else "no calls yet"
+        )
+        return f"{self.owner.first_name or self.owner} usually calls {self.usual_days_label}, {since}"
+
+
+def owner_rhythms(*, owners: list[Owner], now: datetime | None = None) -> list[OwnerRhythm]:
+    """Each owner's usual calling weekdays over the last 4 weeks and whether a usual day was
+    missed since their last call (two queries for all owners)."""
+    now = now or timeutils.now()
+    today = timezone.localdate(now)
+    window_start = timeutils.start_of_day(today - timedelta(days=28))
+    owner_ids = [o.pk for o in owners]
+    calling_dates = (
+        CallRecord.objects.filter(owner_id__in=owner_ids, started_at__gte=window_start, started_at__lt=now)
+        .annotate(day=TruncDate("started_at"))
+        .values_list("owner_id", "day")
+        .distinct()
+    )
+    weeks_per_weekday: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for owner_id, day in calling_dates:
+        weeks_per_weekday[owner_id][day.isoweekday()] += 1
+    last_calls = dict(
+        CallRecord.objects.filter(owner_id__in=owner_ids)
+        .values("owner_id")
+        .annotate(last=Max("started_at"))
+        .order_by()
+        .values_list("owner_id", "last")
+    )
+    rhythms = []
+    for owner in owners:
+        usual = sorted(d for d, weeks in weeks_per_weekday[owner.pk].items() if weeks >= USUAL_DAY_MIN_WEEKS)
+        last = last_calls.get(owner.pk)
+        rhythms.append(OwnerRhythm(owner, usual, last, _missed_usual_day(usual, last, today)))
+    return rhythms
+
+
+def _missed_usual_day(usual: list[int], last_call_at: datetime | None, today: date) -> date | None:
+    """The most recent usual weekday before today with no call on or after it."""
+    if not usual:
+        return None
+    last_day = timezone.localdate(last_call_at) if last_call_at else None
+    for back in range(1, 8):
+        day = today - timedelta(days=back)
+        if day.isoweekday() in usual:
+            return day if last_day is None or last_day < day else None
+    return None

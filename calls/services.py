@@ -1,15 +1,17 @@
 """Writes for calls: logging a call and keeping each contact's call facts current."""
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
-from calls.models import CallOutcome, CallRecord, CallSource, CallStatus, Channel, Direction
+from calls.models import CallOutcome, CallRecord, CallSource, CallStatus, Channel, Direction, QueueState
 from crm import timeutils
-from leads.models import OPEN_TASK_STATUSES, Contact, Deal, Owner, Task
+from leads.models import OPEN_TASK_STATUSES, Contact, Deal, Owner, PatternStatus, Task
 
 NOTE_EXCERPT_LENGTH = Contact._meta.get_field("last_call_note").max_length
 
@@ -201,3 +203,124 @@ def last_activity(contact: Contact, latest_deal_change: datetime | None) -> date
     """
     moments = [contact.last_call_at, latest_deal_change]
     return max((m for m in moments if m is not None), default=None)
+
+
+# Calls that did not reach the lead: it comes back after the retry wait, with this reason.
+_AFTER_MISSED_CALL = {
+    CallStatus.NO_ANSWER: "No answer: try again later",
+    CallStatus.BUSY: "Busy: try again later",
+    CallStatus.VOICEMAIL: "Voicemail left: WhatsApp next",
+    CallStatus.FAILED: "Call failed: try again later",
+}
+
+
+@transaction.atomic
+def queue_mark_called(
+    *,
+    contact: Contact,
+    owner: Owner | None,
+    status: str,
+    outcome: str = "",
+    note: str = "",
+    channel: str = Channel.PHONE,
+    callback_at: datetime | None = None,
+) -> CallRecord:
+    """Log a call from the queue and schedule the lead's next step.
+
+    A requested callback snoozes the lead to the time asked for; a call nobody answered puts
+    the lead back after QUEUE_RETRY_AFTER_HOURS (a voicemail makes WhatsApp the next channel,
+    by the channel rules); an answered call clears any snooze.
+    """
+    call = call_log(contact=contact, owner=owner, status=status, outcome=outcome, note=note, channel=channel)
+    if outcome == CallOutcome.CALLBACK_REQUESTED and callback_at is not None:
+        queue_snooze(
+            contact=contact, until=callback_at, reason=f"Callback requested for {callback_at:%d %b %H:%M}"
+        )
+    elif status in _AFTER_MISSED_CALL:
+        retry_at = call.started_at + timedelta(hours=settings.QUEUE_RETRY_AFTER_HOURS)
+        queue_snooze(contact=contact, until=retry_at, reason=_AFTER_MISSED_CALL[status])
+    else:
+        QueueState.objects.filter(contact=contact).update(snoozed_until=None, snooze_reason="")
+    return call
+
+
+def queue_snooze(*, contact: Contact, until: datetime, reason: str = "") -> QueueState:
+    """Keep the contact out of the queue until `until` (replacing any earlier snooze)."""
+    state, _ = QueueState.objects.update_or_create(
+        contact=contact, defaults={"snoozed_until": until, "snooze_reason": reason[:150]}
+    )
+    return state
+
+
+@dataclass(frozen=True)
+class PatternBreakResult:
+    breaks: int
+    on_track: int
+    no_pattern: int
+    changed: int
+
+
+# A rhythm needs at least this many calls in the 4 weeks before the current week...
+PATTERN_MIN_CALLS = 4
+# ...and history going back at least this far, so a lead first called last week has no "usual".
+PATTERN_MIN_HISTORY = timedelta(days=21)
+PATTERN_BREAK_RATIO = 0.5
+_STATUS_CHUNK = 5000
+
+
+def pattern_breaks_detect(*, now: datetime | None = None) -> PatternBreakResult:
+    """Mark each contact's call rhythm: PATTERN_BREAK when its calls in the last 7 days fall below
+    half its usual weekly rate over the 28 days before; ON_TRACK when not; NO_PATTERN when it has
+    too little history to have a rhythm.
+
+    Set-based: one aggregate over the calls of the last 35 days, then chunked UPDATEs of only the
+    contacts whose status changes. A deterministic recompute, safe to run twice.
+    """
+    now = now or timeutils.now()
+    week_start, window_start = now - timedelta(days=7), now - timedelta(days=35)
+    rows = (
+        CallRecord.objects.filter(started_at__gte=window_start, started_at__lt=now)
+        .values("contact_id")
+        .annotate(
+            usual=Count("id", filter=Q(started_at__lt=week_start)),
+            current=Count("id", filter=Q(started_at__gte=week_start)),
+            first=Min("started_at"),
+        )
+        .order_by()
+        .values_list("contact_id", "usual", "current", "first")
+    )
+    by_status: dict[str, list[int]] = {PatternStatus.PATTERN_BREAK: [], PatternStatus.ON_TRACK: []}
+    for contact_id, usual, current, first in rows.iterator(chunk_size=10_000):
+        if usual < PATTERN_MIN_CALLS or first > now - PATTERN_MIN_HISTORY:
+            continue  # no rhythm: handled below with everyone else
+        weekly = usual / 4
+        status = (
+            PatternStatus.PATTERN_BREAK if current < PATTERN_BREAK_RATIO * weekly else PatternStatus.ON_TRACK
+        )
+        by_status[status].append(contact_id)
+    changed = 0
+    with transaction.atomic():
+        for status, ids in by_status.items():
+            for chunk in _chunks(ids):
+                changed += (
+                    Contact.objects.filter(pk__in=chunk)
+                    .exclude(pattern_status=status)
+                    .update(pattern_status=status)
+                )
+        rhythmic = by_status[PatternStatus.PATTERN_BREAK] + by_status[PatternStatus.ON_TRACK]
+        stale = Contact.objects.exclude(pattern_status__in=["", PatternStatus.NO_PATTERN])
+        stale_ids = set(stale.values_list("pk", flat=True)) - set(rhythmic)
+        for chunk in _chunks(sorted(stale_ids)):
+            changed += Contact.objects.filter(pk__in=chunk).update(pattern_status=PatternStatus.NO_PATTERN)
+    no_pattern = Contact.objects.filter(pattern_status=PatternStatus.NO_PATTERN).count()
+    return PatternBreakResult(
+        breaks=len(by_status[PatternStatus.PATTERN_BREAK]),
+        on_track=len(by_status[PatternStatus.ON_TRACK]),
+        no_pattern=no_pattern,
+        changed=changed,
+    )
+
+
+def _chunks(ids: list[int]):
+    for start in range(0, len(ids), _STATUS_CHUNK):
+        yield ids[start : start + _STATUS_CHUNK]

@@ -17,3 +17,15 @@ def rebuild_contact_facts_task(contact_ids: list[int] | None = None) -> None:
     Scheduled nightly as a safety net under the per-call updates done by calls.services.call_log.
     """
     services.contact_facts_rebuild(contact_ids=contact_ids)
+
+
+@shared_task(
+    name="calls.detect_pattern_breaks",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=300,
+    time_limit=360,
+)
+def detect_pattern_breaks_task() -> None:
+    """Recompute every contact's call rhythm status (a deterministic recompute: safe to run twice)."""
+    services.pattern_breaks_detect()

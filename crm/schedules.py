@@ -26,6 +26,14 @@ DEFAULT_SCHEDULES = [
         expires_seconds=6 * 3600,
         description="Safety net: recompute last call, counts and last activity from the call records.",
     ),
+    DefaultSchedule(
+        name="Detect pattern breaks",
+        task="calls.detect_pattern_breaks",
+        minute="23",
+        hour="*",
+        expires_seconds=50 * 60,
+        description="Mark contacts whose calls fell below half their usual weekly rhythm (SPEC S10).",
+    ),
 ]
 
 

@@ -123,6 +123,8 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# In development WhiteNoise serves straight from the source folders, no collectstatic needed.
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = BASE_DIR / "media"
 MEDIA_URL = "media/"
 
@@ -140,6 +142,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 # Health checks come from load balancers over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+
+# --- Call queue -------------------------------------------------------------------------
+# After a call nobody answered, the lead comes back to the queue after this many hours.
+QUEUE_RETRY_AFTER_HOURS = env_float("QUEUE_RETRY_AFTER_HOURS", 4.0, minimum=0)
 
 # --- Phone numbers --------------------------------------------------------------------
 # Region assumed for numbers typed without a country code (050 123 4567 -> +971501234567).

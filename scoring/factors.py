@@ -57,6 +57,11 @@ def _new_lead_never_called(ctx: FactorContext, threshold: Decimal | None) -> Q:
     )
 
 
+def _follow_up_due(ctx: FactorContext, threshold: Decimal | None) -> Q:
+    # A snooze that has run out: a retry after a missed call, or the callback time the lead asked for.
+    return Q(queue_state__snoozed_until__lte=ctx.now)
+
+
 def _never_called(ctx: FactorContext, threshold: Decimal | None) -> Q:
     return Q(call_count=0)
 
@@ -84,6 +89,7 @@ CONDITIONS: dict[str, Callable[[FactorContext, Decimal | None], Q]] = {
     "base": _always,
     "new_lead_never_called": _new_lead_never_called,
     "overdue_task": _overdue_task,
+    "follow_up_due": _follow_up_due,
     "zone_red": _zone(Zone.RED),
     "zone_orange": _zone(Zone.ORANGE),
     "zone_yellow": _zone(Zone.YELLOW),
@@ -116,6 +122,7 @@ DEFAULTS = [
         "NEW lead {hours}h old, never called",
     ),
     FactorDefault("overdue_task", "Overdue callback or task", "2", None, "overdue callback"),
+    FactorDefault("follow_up_due", "Callback or retry due", "2", None, "follow-up due: {follow_up}"),
     FactorDefault("zone_red", "RED health zone", "3", None, "RED zone"),
     FactorDefault("zone_orange", "ORANGE health zone", "2.5", None, "ORANGE zone"),
     FactorDefault("zone_yellow", "YELLOW health zone", "2", None, "YELLOW zone"),

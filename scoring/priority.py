@@ -92,6 +92,7 @@ def reasons_for(contact: Contact, factors: list[Factor], *, now: datetime) -> li
         "hours": int((now - created).total_seconds() // 3600)
         if (created := contact.hs_created_at or contact.created_at)
         else None,
+        "follow_up": _snooze_reason(contact),
         "amount": f"{contact.open_deal_amount:,.0f}" if contact.open_deal_amount is not None else None,
     }
     reasons = []
@@ -99,6 +100,13 @@ def reasons_for(contact: Contact, factors: list[Factor], *, now: datetime) -> li
         if factor.reason and getattr(contact, factor.flag, False):
             reasons.append(factor.reason.format_map(_Blank(values)))
     return reasons
+
+
+def _snooze_reason(contact: Contact) -> str | None:
+    try:
+        return contact.queue_state.snooze_reason or None
+    except Contact.queue_state.RelatedObjectDoesNotExist:
+        return None
 
 
 def reason_line(priority: int, reasons: list[str]) -> str:

@@ -1,12 +1,41 @@
 """Root fixtures: a setter with an owner, another setter, a manager, logged-in clients."""
 
+import os
+import uuid
+
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.test import Client
 
 from crm.roles import MANAGER, OPS, SETTER
 from tests.factories import OwnerFactory, UserFactory
+from tests.support import require_redis
 
 HTMX_HEADERS = {"HTTP_HX_REQUEST": "true"}
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def _celery_worker_session():
+    """One real Celery worker (solo pool, in a thread) consuming from Redis for the whole session.
+
+    Its queue name is unique to the run, so a stale message from another run is never consumed.
+    Celery caches its queue configuration on first use, hence one worker, not one per test.
+    """
+    from crm.celery import app
+
+    require_redis(TEST_REDIS_URL)
+    app.conf.update(
+        broker_url=TEST_REDIS_URL, task_default_queue=f"test-{uuid.uuid4().hex[:8]}", task_always_eager=False
+    )
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+
+
+@pytest.fixture
+def celery_worker(_celery_worker_session, transactional_db):
+    """A real worker on Redis; the test's data is committed so the worker's connection sees it."""
+    return _celery_worker_session
 
 
 @pytest.fixture

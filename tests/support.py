@@ -7,6 +7,7 @@ under CI (CI=true) the same absence fails it, so CI can never pass by skipping.
 import os
 import shutil
 import socket
+import time
 
 import pytest
 from django.db import connection
@@ -44,3 +45,13 @@ def require_redis(url: str) -> None:
 
 def require_chromium() -> None:
     require(os.path.exists(CHROMIUM), f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+def wait_for(predicate, timeout: float = 20.0) -> bool:
+    """Poll `predicate` until it holds (True) or the timeout passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False

@@ -128,3 +128,17 @@ def test_reason_line_labels_urgent_and_high():
     assert reason_line(6, ["never called"]) == "HIGH: never called"
     assert reason_line(4, ["pattern break"]) == "Pattern break"
     assert reason_line(3, []) == "Due for follow-up"
+
+
+def test_a_lapsed_snooze_is_a_follow_up_due_with_its_reason():
+    from calls.models import QueueState
+
+    contact = called_days_ago(1)
+    QueueState.objects.create(
+        contact=contact,
+        snoozed_until=timezone.now() - timedelta(minutes=5),
+        snooze_reason="Callback requested for 2 Mar 14:00",
+    )
+    raw, reasons = scored(contact)
+    assert raw == 3 + 2
+    assert reasons == ["follow-up due: Callback requested for 2 Mar 14:00"]
