@@ -5,7 +5,7 @@ suite proves both.
 """
 
 import os
-import tempfile
+import uuid
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-5d0c3b1a")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
@@ -19,5 +19,14 @@ from crm.settings import STORAGES
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
+# Never the real AI API from tests, whatever a developer has in their environment; tests that
+# draft with AI point these at the loopback fake.
+ANTHROPIC_ENABLED = False
+ANTHROPIC_API_KEY = ""
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Celery reads these once, on first use: a queue of this run's own, so tasks sent here are never
+# consumed by another test run's worker on the same Redis (nor stale messages by ours).
+CELERY_BROKER_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CELERY_TASK_DEFAULT_QUEUE = f"test-{uuid.uuid4().hex[:12]}"
+CELERY_TASK_ALWAYS_EAGER = False
 WHITENOISE_AUTOREFRESH = True  # serve from the finders; tests never run collectstatic
