@@ -8,6 +8,7 @@ from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from calls.drafts import Draft, DraftFacts, draft_facts_for, drafts_for
 from calls.models import CallOutcome, CallRecord, CallStatus
 from crm import timeutils
 from leads.models import FOLLOW_UP_STAGES, Contact, HealthScore, Owner, PatternStatus, Zone
@@ -186,6 +187,17 @@ def _entry(contact: Contact, factors: list[Factor], now: datetime) -> QueueEntry
     )
 
 
+def queue_entry_for(*, contact: Contact, now: datetime | None = None) -> QueueEntry:
+    """One contact's priority, reasons and channel, as the queue would show them."""
+    now = now or timeutils.now()
+    factors = factors_active(now=now)
+    row = annotate_priority(
+        Contact.objects.filter(pk=contact.pk).select_related("owner", "queue_state").only(*QUEUE_COLUMNS),
+        factors,
+    ).get()
+    return _entry(row, factors, now)
+
+
 def contacted_today(*, user: User, owner: Owner | None) -> int:
     """Contacts (of the owner, or all visible) with a call in today's business day."""
     start, end = timeutils.today_range()
@@ -359,3 +371,72 @@ def _missed_usual_day(usual: list[int], last_call_at: datetime | None, today: da
         if day.isoweekday() in usual:
             return day if last_day is None or last_day < day else None
     return None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    queue: CallQueue
+    rows: list[tuple[QueueEntry, Draft | None]]  # entries with their template draft; AI on request
+    activity: ActivityToday
+    pattern_alerts: list[Contact]
+    recent_assignments: list[RecentAssignment]
+    owner_alerts: list[str]
+
+
+def entry_draft_facts(entry: QueueEntry) -> DraftFacts:
+    contact = entry.contact
+    return draft_facts_for(
+        contact,
+        reason=entry.reason,
+        channel=entry.channel.channel,
+        factors=entry.reasons,
+        sessions_left=contact.sessions_left,
+        package_end_date=contact.package_end_date,
+    )
+
+
+def queue_page(*, user: User, filters: QueueFilters) -> QueuePage:
+    """Everything the queue page shows for the chosen owner (or every owner the user may see)."""
+    now = timeutils.now()
+    if filters.owner is not None:
+        owners = [filters.owner]
+    else:
+        owners = list(Owner.objects.filter(is_active=True, contacts__in=contacts_visible_to(user)).distinct())
+    queue = call_queue(user=user, filters=filters, now=now)
+    # A lead with no channel left to use gets no draft: there is nothing to send it through.
+    drafts = drafts_for(
+        {e.contact.pk: entry_draft_facts(e) for e in queue.entries if e.channel.channel}, use_ai=False
+    )
+    return QueuePage(
+        queue=queue,
+        rows=[(e, drafts.get(e.contact.pk)) for e in queue.entries],
+        activity=activity_today(user=user, owner=filters.owner),
+        pattern_alerts=pattern_break_alerts(user=user, owner=filters.owner),
+        recent_assignments=recently_assigned(user=user, owner=filters.owner, now=now),
+        owner_alerts=[r.alert for r in owner_rhythms(owners=owners, now=now) if r.alert],
+    )
+
+
+def queue_entry_json(entry: QueueEntry, draft: Draft | None) -> dict:
+    """One queue entry as the JSON API returns it (documented in crm.openapi)."""
+    contact = entry.contact
+    return {
+        "id": contact.pk,
+        "hubspot_id": contact.hubspot_id,
+        "name": contact.full_name,
+        "email": contact.email,
+        "phone": contact.dialable_phone or None,
+        "priority": entry.priority,
+        "score": entry.score,
+        "reason": entry.reason,
+        "factors": entry.reasons,
+        "draft_message": draft.text if draft else None,
+        "draft_source": str(draft.source) if draft else None,
+        "recommended_channel": entry.channel.channel or None,
+        "channel_reason": entry.channel.why,
+        "zone": contact.health_zone or None,
+        "days_since_last_contact": entry.days_since_contact,
+        "risk_score": contact.predictive_risk,
+        "owner": {"id": contact.owner.pk, "name": str(contact.owner)} if contact.owner else None,
+        "owner_recently_changed": entry.owner_recently_changed,
+    }

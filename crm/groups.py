@@ -4,7 +4,7 @@ app's migration calls `groups_sync` again to grant its new models to the right g
 from crm.roles import MANAGER, OPS, SETTER
 
 # Ops run the admin: every permission on these apps.
-OPS_APPS = ("leads", "calls", "campaigns", "scoring", "hubspot_sync", "django_celery_beat")
+OPS_APPS = ("crm", "leads", "calls", "campaigns", "scoring", "hubspot_sync", "django_celery_beat")
 # Managers read everything and correct records, but delete nothing.
 MANAGER_APPS = ("leads", "calls", "campaigns", "scoring", "hubspot_sync")
 MANAGER_ACTIONS = ("view", "change")
@@ -16,9 +16,12 @@ def groups_sync(apps, schema_editor=None) -> None:
     # Permissions are normally created after all migrations ran; create them now for the apps
     # migrated so far, so a fresh database gets its groups filled in one `migrate`.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        # Historical app configs have no models_module, which create_permissions requires; set
+        # one for the call and put back what was there (also safe on the real app registry).
+        original = getattr(app_config, "models_module", None)
+        app_config.models_module = original or True
         create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        app_config.models_module = original
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

@@ -1,39 +1,50 @@
 """Root fixtures: a setter with an owner, another setter, a manager, logged-in clients."""
 
-import os
-import uuid
-
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.core.cache import cache
 from django.test import Client
 
 from crm.roles import MANAGER, OPS, SETTER
 from tests.factories import OwnerFactory, UserFactory
+from tests.fakes.anthropic_server import FakeAnthropic
 from tests.support import require_redis
 
 HTMX_HEADERS = {"HTTP_HX_REQUEST": "true"}
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(scope="session")
 def _celery_worker_session():
-    """One real Celery worker (solo pool, in a thread) consuming from Redis for the whole session.
+    """One real Celery worker (solo pool, in a thread) consuming from Redis for the whole session,
+    on the run's own queue (crm.test_settings)."""
+    from django.conf import settings
 
-    Its queue name is unique to the run, so a stale message from another run is never consumed.
-    Celery caches its queue configuration on first use, hence one worker, not one per test.
-    """
     from crm.celery import app
 
-    require_redis(TEST_REDIS_URL)
-    app.conf.update(
-        broker_url=TEST_REDIS_URL, task_default_queue=f"test-{uuid.uuid4().hex[:8]}", task_always_eager=False
-    )
+    require_redis(settings.CELERY_BROKER_URL)
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
 
 
 @pytest.fixture
-def celery_worker(_celery_worker_session, transactional_db):
+def migrated_rows(transactional_db):
+    """Rows that migrations create (role groups and their permissions, priority factors, beat
+    schedules). A transactional test's flush deletes them, and serialized_rollback cannot restore
+    them once Playwright's event loop runs; so tests that commit data re-create them with the same
+    idempotent functions the migrations call."""
+    from django.apps import apps
+
+    from crm.groups import groups_sync
+    from crm.schedules import schedules_ensure
+    from scoring.factors import factors_ensure
+
+    groups_sync(apps)
+    factors_ensure(apps)
+    schedules_ensure(apps)
+
+
+@pytest.fixture
+def celery_worker(_celery_worker_session, migrated_rows):
     """A real worker on Redis; the test's data is committed so the worker's connection sees it."""
     return _celery_worker_session
 
@@ -97,3 +108,22 @@ def admin_client_ops(superuser) -> Client:
 @pytest.fixture
 def htmx_headers() -> dict[str, str]:
     return dict(HTMX_HEADERS)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Cached drafts and the like never leak from one test into another."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def fake_anthropic(settings):
+    """A loopback fake of the Anthropic Messages API, with AI switched on and pointed at it."""
+    with FakeAnthropic(api_key="test-key") as fake:
+        settings.ANTHROPIC_ENABLED = True
+        settings.ANTHROPIC_API_KEY = "test-key"
+        settings.ANTHROPIC_BASE_URL = fake.base_url
+        settings.ANTHROPIC_MODEL = "claude-haiku-4-5"
+        yield fake

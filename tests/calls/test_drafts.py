@@ -28,26 +28,8 @@ from calls.services import call_log
 from crm import timeutils
 from leads.models import Contact, LifecycleStage, Zone
 from tests.factories import ContactFactory, OwnerFactory
-from tests.fakes.anthropic_server import FakeAnthropic
 
 MODEL = "claude-haiku-4-5"
-
-
-@pytest.fixture(autouse=True)
-def clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def fake_anthropic(settings):
-    with FakeAnthropic(api_key="test-key") as fake:
-        settings.ANTHROPIC_ENABLED = True
-        settings.ANTHROPIC_API_KEY = "test-key"
-        settings.ANTHROPIC_BASE_URL = fake.base_url
-        settings.ANTHROPIC_MODEL = MODEL
-        yield fake
 
 
 def facts(**overrides) -> DraftFacts:

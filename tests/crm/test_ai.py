@@ -12,16 +12,6 @@ from crm import ai
 from tests.fakes.anthropic_server import FakeAnthropic
 
 
-@pytest.fixture
-def fake_anthropic(settings):
-    with FakeAnthropic(api_key="test-key") as fake:
-        settings.ANTHROPIC_ENABLED = True
-        settings.ANTHROPIC_API_KEY = "test-key"
-        settings.ANTHROPIC_BASE_URL = fake.base_url
-        settings.ANTHROPIC_MODEL = "claude-haiku-4-5"
-        yield fake
-
-
 def ask() -> str:
     return ai.complete_text(system="You are terse.", user="Say hello.", max_tokens=50)
 

@@ -11,7 +11,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         started = time.monotonic()
         result = pattern_breaks_detect()
+        elapsed = time.monotonic() - started
         self.stdout.write(
-            f"Pattern breaks: {result.breaks} · on track: {result.on_track} · no rhythm yet: {result.no_pattern} · "
-            f"changed: {result.changed} · {time.monotonic() - started:.1f}s"
+            f"Pattern breaks: {result.breaks} · on track: {result.on_track} · "
+            f"no rhythm yet: {result.no_pattern} · changed: {result.changed} · {elapsed:.1f}s"
         )

@@ -1,0 +1,77 @@
+"""The call queue page and its in-place actions (SPEC S2)."""
+
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from calls import selectors, services
+from calls.drafts import drafts_for
+from calls.forms import MarkCalledForm, QueueFilterForm, SnoozeForm
+from crm.ai import ai_available
+from crm.http import HtmxHttpRequest
+from leads.selectors import contacts_visible_to, owner_for_user
+
+TEMPLATE = "calls/queue.html"
+# Parts of the page htmx may ask for on their own (the same view, selector and template).
+FRAGMENTS = {"queue-cards", "queue-list", "queue-side"}
+QUEUE_CHANGED = "queue-changed"
+
+
+@require_GET
+@vary_on_headers("HX-Request", "HX-Target")
+def queue(request: HtmxHttpRequest) -> HttpResponse:
+    form = QueueFilterForm(request.GET, user=request.user)
+    if not form.is_valid():
+        return HttpResponseBadRequest(f"Bad queue filter: {form.errors.as_text()}")
+    page = selectors.queue_page(user=request.user, filters=form.filters())
+    template = TEMPLATE
+    if request.htmx and request.htmx.target in FRAGMENTS:
+        template += "#" + request.htmx.target
+    return render(request, template, {"form": form, "page": page, "ai_enabled": ai_available()})
+
+
+@require_POST
+def mark_called(request: HtmxHttpRequest, contact_id: int) -> HttpResponse:
+    contact = get_object_or_404(contacts_visible_to(request.user), pk=contact_id)
+    form = MarkCalledForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form, contact, "calls/queue.html#mark-called-form")
+    services.queue_mark_called(contact=contact, owner=owner_for_user(request.user), **form.call())
+    return _done(request)
+
+
+@require_POST
+def snooze(request: HtmxHttpRequest, contact_id: int) -> HttpResponse:
+    contact = get_object_or_404(contacts_visible_to(request.user), pk=contact_id)
+    form = SnoozeForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, form, contact, "calls/queue.html#snooze-form")
+    services.queue_snooze(
+        contact=contact, until=form.snooze_until(), reason=form.cleaned_data["reason"] or "Snoozed"
+    )
+    return _done(request)
+
+
+@require_GET
+def draft(request: HtmxHttpRequest, contact_id: int) -> HttpResponse:
+    """One entry's draft written by the AI (or its template when AI is off, late or failing)."""
+    contact = get_object_or_404(contacts_visible_to(request.user), pk=contact_id)
+    entry = selectors.queue_entry_for(contact=contact)
+    if not entry.channel.channel:
+        return HttpResponse("No draft: the contact accepts no channel we can use.", status=409)
+    result = drafts_for({contact.pk: selectors.entry_draft_facts(entry)})[contact.pk]
+    return render(request, "calls/queue.html#draft", {"draft": result, "entry": entry})
+
+
+def _done(request: HtmxHttpRequest) -> HttpResponse:
+    """204 and an event: the list, the cards and the side panel refresh themselves."""
+    if not request.htmx:
+        return redirect(request.META.get("HTTP_REFERER") or "queue")
+    return HttpResponse(status=204, headers={"HX-Trigger": QUEUE_CHANGED})
+
+
+def _invalid(request: HtmxHttpRequest, form, contact, template: str) -> HttpResponse:
+    # htmx does not swap 4xx answers, so an invalid form comes back re-rendered with 200.
+    status = 200 if request.htmx else 400
+    return render(request, template, {"action_form": form, "contact": contact}, status=status)
