@@ -61,3 +61,10 @@ def screenshot(page):
         return path
 
     return take
+
+
+def sign_in(page, username: str, password: str) -> None:
+    """Fill in and submit the login page the browser is on."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 from calls.models import CallOutcome, CallStatus
 from crm.roles import MANAGER, SETTER
 from leads.models import LifecycleStage
+from tests.browser.conftest import sign_in
 from tests.factories import CallRecordFactory, ContactFactory, OwnerFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,12 +32,6 @@ def demo_setter():
     return user
 
 
-def _sign_in(page: Page, username: str, password: str) -> None:
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_setter_signs_in_and_sees_own_figures(page: Page, demo_setter, screenshot):
     # given: an anonymous visit to the home page is sent to sign in
     page.goto("/")
@@ -44,7 +39,7 @@ def test_setter_signs_in_and_sees_own_figures(page: Page, demo_setter, screensho
     screenshot("login")
 
     # when
-    _sign_in(page, "sara", PASSWORD)
+    sign_in(page, "sara", PASSWORD)
 
     # then
     expect(page).to_have_url(re.compile(r"/$"))
@@ -76,7 +71,7 @@ def test_manager_sees_all_owners(page: Page, demo_setter, screenshot):
     )
 
     page.goto("/login/")
-    _sign_in(page, "maya", PASSWORD)
+    sign_in(page, "maya", PASSWORD)
 
     expect(page.get_by_test_id("scope-label")).to_have_text("All owners")
     expect(page.get_by_test_id("calls-today")).to_have_text("3")
@@ -86,14 +81,14 @@ def test_manager_sees_all_owners(page: Page, demo_setter, screenshot):
     screenshot("home-manager")
 
 
-def test_wrong_password_shows_an_error_and_logout_returns_to_sign_in(page: Page, demo_setter, screenshot):
+def test_wrong_password_shows_an_error_and_logout_returns_tosign_in(page: Page, demo_setter, screenshot):
     page.goto("/login/")
-    _sign_in(page, "sara", "not-the-password")
+    sign_in(page, "sara", "not-the-password")
 
     expect(page.get_by_test_id("login-error")).to_contain_text("correct username and password")
     screenshot("login-error")
 
-    _sign_in(page, "sara", PASSWORD)
+    sign_in(page, "sara", PASSWORD)
     page.get_by_role("button", name="Log out").click()
 
     expect(page).to_have_url(re.compile(r"/login/$"))
