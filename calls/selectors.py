@@ -1,16 +1,15 @@
 """Reads for the call queue (SPEC S2): who to call next, why, and on which channel."""
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
-from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from calls.drafts import Draft, DraftFacts, draft_facts_for, drafts_for
 from calls.models import CallOutcome, CallRecord, CallStatus
-from crm import timeutils
+from crm import roles, timeutils
 from leads.models import FOLLOW_UP_STAGES, Contact, HealthScore, Owner, PatternStatus, Zone
 from leads.selectors import User, calls_visible_to, contacts_visible_to
 from scoring.channels import ChannelRecommendation, recommend_channel
@@ -19,6 +18,7 @@ from scoring.priority import (
     URGENT_PRIORITY,
     Factor,
     annotate_priority,
+    count_by_priority,
     factors_active,
     priority_from_raw,
     raw_minimum_for,
@@ -106,15 +106,6 @@ class QueueSummary:
     contacted_today: int
 
 
-@dataclass(frozen=True)
-class CallQueue:
-    entries: list[QueueEntry]
-    summary: QueueSummary
-    filters: QueueFilters
-    generated_at: datetime
-    factors: list[Factor] = field(repr=False, default_factory=list)
-
-
 def queue_candidates(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[Contact]:
     """Contacts that need action now: workable, not snoozed, not called in the last hour, in the
     chosen zones, and either not contacted for `days_threshold` days, never called, or with an
@@ -144,30 +135,44 @@ def queue_candidates(*, user: User, filters: QueueFilters, now: datetime) -> Que
     )
 
 
+class CallQueue:
+    """The queue for some filters. Its entries and its summary are each computed on first use
+    (one query each, plus one for "contacted today"), so a page fragment that shows only the
+    cards never builds the list."""
+
+    def __init__(self, *, user: User, filters: QueueFilters, now: datetime | None = None):
+        self.user, self.filters = user, filters
+        self.generated_at = now or timeutils.now()
+        self.factors = factors_active(now=self.generated_at)
+        self._candidates = queue_candidates(user=user, filters=filters, now=self.generated_at)
+
+    @cached_property
+    def entries(self) -> list[QueueEntry]:
+        rows = (
+            annotate_priority(self._candidates, self.factors)
+            .select_related("owner", "queue_state")
+            .only(*QUEUE_COLUMNS)
+            .order_by("-priority_raw", "last_call_at", "pk")[: self.filters.limit]
+        )
+        return [_entry(contact, self.factors, self.generated_at) for contact in rows]
+
+    @cached_property
+    def summary(self) -> QueueSummary:
+        counts = count_by_priority(
+            annotate_priority(self._candidates, self.factors, flags=False),
+            at_least={"urgent": raw_minimum_for(URGENT_PRIORITY), "high": raw_minimum_for(HIGH_PRIORITY)},
+        )
+        return QueueSummary(
+            total=counts["total"],
+            urgent=counts["urgent"],
+            high=counts["high"] - counts["urgent"],  # 6-7: at least HIGH, not URGENT
+            contacted_today=contacted_today(user=self.user, owner=self.filters.owner),
+        )
+
+
 def call_queue(*, user: User, filters: QueueFilters, now: datetime | None = None) -> CallQueue:
-    """The queue, highest priority first, with its summary cards (four queries in all)."""
-    now = now or timeutils.now()
-    factors = factors_active(now=now)
-    candidates = annotate_priority(queue_candidates(user=user, filters=filters, now=now), factors)
-    rows = list(
-        candidates.select_related("owner", "queue_state")
-        .only(*QUEUE_COLUMNS)
-        .order_by("-priority_raw", "last_call_at", "pk")[: filters.limit]
-    )
-    entries = [_entry(contact, factors, now) for contact in rows]
-    counts = candidates.aggregate(
-        total=Count("pk"),
-        urgent=Count("pk", filter=Q(priority_raw__gte=raw_minimum_for(URGENT_PRIORITY))),
-        high=Count(
-            "pk",
-            filter=Q(
-                priority_raw__gte=raw_minimum_for(HIGH_PRIORITY),
-                priority_raw__lt=raw_minimum_for(URGENT_PRIORITY),
-            ),
-        ),
-    )
-    summary = QueueSummary(contacted_today=contacted_today(user=user, owner=filters.owner), **counts)
-    return CallQueue(entries=entries, summary=summary, filters=filters, generated_at=now, factors=factors)
+    """The queue, highest priority first, with its summary cards."""
+    return CallQueue(user=user, filters=filters, now=now)
 
 
 def _entry(contact: Contact, factors: list[Factor], now: datetime) -> QueueEntry:
@@ -302,8 +307,6 @@ def recently_assigned(
 
 
 WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-# A weekday is "usual" for an owner who called on it in at least this many of the last 4 weeks.
-USUAL_DAY_MIN_WEEKS = 3
 
 
 @dataclass(frozen=True)
@@ -330,35 +333,25 @@ class OwnerRhythm:
         return f"{self.owner.first_name or self.owner} usually calls {self.usual_days_label}, {since}"
 
 
-def owner_rhythms(*, owners: list[Owner], now: datetime | None = None) -> list[OwnerRhythm]:
-    """Each owner's usual calling weekdays over the last 4 weeks and whether a usual day was
-    missed since their last call (two queries for all owners)."""
-    now = now or timeutils.now()
-    today = timezone.localdate(now)
-    window_start = timeutils.start_of_day(today - timedelta(days=28))
-    owner_ids = [o.pk for o in owners]
-    calling_dates = (
-        CallRecord.objects.filter(owner_id__in=owner_ids, started_at__gte=window_start, started_at__lt=now)
-        .annotate(day=TruncDate("started_at"))
-        .values_list("owner_id", "day")
-        .distinct()
+def owner_rhythms(*, owners: QuerySet[Owner], now: datetime | None = None) -> list[OwnerRhythm]:
+    """Each owner's usual calling weekdays (kept by the hourly job) and whether a usual day went
+    by since their last call. One query: the last call comes from the (owner, started_at) index."""
+    today = timezone.localdate(now or timeutils.now())
+    last_call = (
+        CallRecord.objects.filter(owner=OuterRef("pk")).order_by("-started_at").values("started_at")[:1]
     )
-    weeks_per_weekday: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for owner_id, day in calling_dates:
-        weeks_per_weekday[owner_id][day.isoweekday()] += 1
-    last_calls = dict(
-        CallRecord.objects.filter(owner_id__in=owner_ids)
-        .values("owner_id")
-        .annotate(last=Max("started_at"))
-        .order_by()
-        .values_list("owner_id", "last")
+    rows = owners.annotate(last_call_at=Subquery(last_call)).only(
+        "id", "first_name", "last_name", "usual_call_weekdays"
     )
-    rhythms = []
-    for owner in owners:
-        usual = sorted(d for d, weeks in weeks_per_weekday[owner.pk].items() if weeks >= USUAL_DAY_MIN_WEEKS)
-        last = last_calls.get(owner.pk)
-        rhythms.append(OwnerRhythm(owner, usual, last, _missed_usual_day(usual, last, today)))
-    return rhythms
+    return [
+        OwnerRhythm(
+            o,
+            o.usual_call_weekdays,
+            o.last_call_at,
+            _missed_usual_day(o.usual_call_weekdays, o.last_call_at, today),
+        )
+        for o in rows
+    ]
 
 
 def _missed_usual_day(usual: list[int], last_call_at: datetime | None, today: date) -> date | None:
@@ -373,16 +366,6 @@ def _missed_usual_day(usual: list[int], last_call_at: datetime | None, today: da
     return None
 
 
-@dataclass(frozen=True)
-class QueuePage:
-    queue: CallQueue
-    rows: list[tuple[QueueEntry, Draft | None]]  # entries with their template draft; AI on request
-    activity: ActivityToday
-    pattern_alerts: list[Contact]
-    recent_assignments: list[RecentAssignment]
-    owner_alerts: list[str]
-
-
 def entry_draft_facts(entry: QueueEntry) -> DraftFacts:
     contact = entry.contact
     return draft_facts_for(
@@ -395,26 +378,51 @@ def entry_draft_facts(entry: QueueEntry) -> DraftFacts:
     )
 
 
+class QueuePage:
+    """Everything the queue page shows for the chosen owner (or every owner the user may see).
+    Each part is computed when a template first uses it, so the page's self-refreshing fragments
+    (cards, list, side panel) each pay only for what they show."""
+
+    def __init__(self, *, user: User, filters: QueueFilters):
+        self.user, self.filters = user, filters
+        self.now = timeutils.now()
+        self.queue = call_queue(user=user, filters=filters, now=self.now)
+
+    @cached_property
+    def rows(self) -> list[tuple[QueueEntry, Draft | None]]:
+        """The entries with their template draft (AI drafts on request). A lead with no channel
+        left to use gets no draft: there is nothing to send it through."""
+        entries = self.queue.entries
+        drafts = drafts_for(
+            {e.contact.pk: entry_draft_facts(e) for e in entries if e.channel.channel}, use_ai=False
+        )
+        return [(e, drafts.get(e.contact.pk)) for e in entries]
+
+    @cached_property
+    def activity(self) -> ActivityToday:
+        return activity_today(user=self.user, owner=self.filters.owner)
+
+    @cached_property
+    def pattern_alerts(self) -> list[Contact]:
+        return pattern_break_alerts(user=self.user, owner=self.filters.owner)
+
+    @cached_property
+    def recent_assignments(self) -> list[RecentAssignment]:
+        return recently_assigned(user=self.user, owner=self.filters.owner, now=self.now)
+
+    @cached_property
+    def owner_alerts(self) -> list[str]:
+        if self.filters.owner is not None:
+            owners = Owner.objects.filter(pk=self.filters.owner.pk)
+        elif roles.is_manager(self.user):
+            owners = Owner.objects.filter(is_active=True)
+        else:
+            owners = Owner.objects.none()
+        return [r.alert for r in owner_rhythms(owners=owners, now=self.now) if r.alert]
+
+
 def queue_page(*, user: User, filters: QueueFilters) -> QueuePage:
-    """Everything the queue page shows for the chosen owner (or every owner the user may see)."""
-    now = timeutils.now()
-    if filters.owner is not None:
-        owners = [filters.owner]
-    else:
-        owners = list(Owner.objects.filter(is_active=True, contacts__in=contacts_visible_to(user)).distinct())
-    queue = call_queue(user=user, filters=filters, now=now)
-    # A lead with no channel left to use gets no draft: there is nothing to send it through.
-    drafts = drafts_for(
-        {e.contact.pk: entry_draft_facts(e) for e in queue.entries if e.channel.channel}, use_ai=False
-    )
-    return QueuePage(
-        queue=queue,
-        rows=[(e, drafts.get(e.contact.pk)) for e in queue.entries],
-        activity=activity_today(user=user, owner=filters.owner),
-        pattern_alerts=pattern_break_alerts(user=user, owner=filters.owner),
-        recent_assignments=recently_assigned(user=user, owner=filters.owner, now=now),
-        owner_alerts=[r.alert for r in owner_rhythms(owners=owners, now=now) if r.alert],
-    )
+    return QueuePage(user=user, filters=filters)
 
 
 def queue_entry_json(entry: QueueEntry, draft: Draft | None) -> dict:

@@ -1,5 +1,6 @@
 """Writes for calls: logging a call and keeping each contact's call facts current."""
 
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -7,7 +8,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.utils import timezone
 
 from calls.models import CallOutcome, CallRecord, CallSource, CallStatus, Channel, Direction, QueueState
 from crm import timeutils
@@ -324,3 +326,34 @@ def pattern_breaks_detect(*, now: datetime | None = None) -> PatternBreakResult:
 def _chunks(ids: list[int]):
     for start in range(0, len(ids), _STATUS_CHUNK):
         yield ids[start : start + _STATUS_CHUNK]
+
+
+# A weekday is "usual" for an owner who called on it in at least this many of the last 4 weeks.
+USUAL_DAY_MIN_WEEKS = 3
+
+
+def owner_rhythms_refresh(*, now: datetime | None = None) -> int:
+    """Store each owner's usual calling weekdays (called on in 3 of the last 4 weeks).
+
+    One query over the last 28 days of calls (distinct owner and business day), then one bulk
+    update; a deterministic recompute, safe to run twice. Returns how many owners changed.
+    """
+    now = now or timeutils.now()
+    window_start = timeutils.start_of_day(timezone.localdate(now) - timedelta(days=28))
+    calling_days = (
+        CallRecord.objects.filter(owner__isnull=False, started_at__gte=window_start, started_at__lt=now)
+        .annotate(day=TruncDate("started_at"))
+        .values_list("owner_id", "day")
+        .distinct()
+    )
+    weeks: dict[int, Counter] = defaultdict(Counter)
+    for owner_id, day in calling_days:
+        weeks[owner_id][day.isoweekday()] += 1
+    changed = []
+    for owner in Owner.objects.only("id", "usual_call_weekdays"):
+        usual = sorted(d for d, n in weeks[owner.pk].items() if n >= USUAL_DAY_MIN_WEEKS)
+        if usual != owner.usual_call_weekdays:
+            owner.usual_call_weekdays = usual
+            changed.append(owner)
+    Owner.objects.bulk_update(changed, ["usual_call_weekdays"])
+    return len(changed)

@@ -27,5 +27,7 @@ def rebuild_contact_facts_task(contact_ids: list[int] | None = None) -> None:
     time_limit=360,
 )
 def detect_pattern_breaks_task() -> None:
-    """Recompute every contact's call rhythm status (a deterministic recompute: safe to run twice)."""
+    """Recompute contacts' call rhythm status and owners' usual calling days (deterministic
+    recomputes: safe to run twice)."""
     services.pattern_breaks_detect()
+    services.owner_rhythms_refresh()

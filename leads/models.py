@@ -85,6 +85,9 @@ class Owner(TimeStampedModel):
         default=60, help_text="Calls a day this owner can make."
     )
     weekly_booking_target = models.PositiveIntegerField(default=10, help_text="Bookings a week expected.")
+    # The owner's calling rhythm, refreshed hourly by calls.services.owner_rhythms_refresh: ISO
+    # weekdays (1 = Monday) they called on in most of the last 4 weeks.
+    usual_call_weekdays = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["first_name", "last_name"]
@@ -183,6 +186,14 @@ class Contact(TimeStampedModel):
             models.Index(fields=["last_call_at"], name="contact_last_call_idx"),
             # Queue zone filter (RED/ORANGE/YELLOW clients) per owner.
             models.Index(fields=["owner", "health_zone"], name="contact_owner_zone_idx"),
+            # "Contacted today" per owner, and the queue's oldest-call-first tie-break.
+            models.Index(fields=["owner", "last_call_at"], name="contact_owner_last_call_idx"),
+            # Pattern-break alerts, longest silent first (a small share of all contacts).
+            models.Index(
+                fields=["last_call_at"],
+                condition=Q(pattern_status="PATTERN_BREAK"),
+                name="contact_pattern_break_idx",
+            ),
             # Search and dedup by email / phone (replenishment, follow-up search).
             models.Index(fields=["email"], name="contact_email_idx"),
             models.Index(fields=["phone"], name="contact_phone_idx"),

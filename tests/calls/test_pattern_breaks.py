@@ -7,8 +7,8 @@ import time_machine
 from django.utils import timezone
 
 from calls.selectors import owner_rhythms, pattern_break_alerts
-from calls.services import pattern_breaks_detect
-from leads.models import Contact, PatternStatus
+from calls.services import owner_rhythms_refresh, pattern_breaks_detect
+from leads.models import Contact, Owner, PatternStatus
 from tests.factories import CallRecordFactory, ContactFactory, OwnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +95,23 @@ def test_owner_rhythm_says_usual_days_and_since_when(settings):
     CallRecordFactory(contact=contact, owner=sarah, started_at=datetime(2026, 3, 23, 7, 0, tzinfo=UTC))
     steady = OwnerFactory(first_name="Omar")
     with time_machine.travel(friday, tick=False):
-        rhythms = {r.owner.first_name: r for r in owner_rhythms(owners=[sarah, steady])}
+        assert owner_rhythms_refresh() == 1  # Omar has no rhythm: nothing to store
+        rhythms = {
+            r.owner.first_name: r
+            for r in owner_rhythms(owners=Owner.objects.filter(pk__in=[sarah.pk, steady.pk]))
+        }
     assert rhythms["Sarah"].usual_weekdays == [2, 4]
     assert rhythms["Sarah"].alert == "Sarah usually calls Tue/Thu, none since Monday"
     assert rhythms["Omar"].usual_weekdays == [] and rhythms["Omar"].alert == ""
+
+
+def test_owner_rhythm_refresh_twice_changes_nothing_and_reading_costs_one_query(django_assert_num_queries):
+    now = timezone.now()
+    owner = OwnerFactory()
+    contact = ContactFactory(owner=owner)
+    for week in range(4):
+        CallRecordFactory(contact=contact, owner=owner, started_at=now - timedelta(days=7 * week + 1))
+    assert owner_rhythms_refresh(now=now) == 1
+    assert owner_rhythms_refresh(now=now) == 0
+    with django_assert_num_queries(1):
+        owner_rhythms(owners=Owner.objects.all(), now=now)

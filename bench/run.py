@@ -1,0 +1,193 @@
+"""`make bench`: speed at the reference size (SPEC S12), beside the naive way, in one run.
+
+Builds the reference data set on PostgreSQL the first time (200,000 contacts, 2,000,000 calls,
+50,000 deals, 40 owners; `seed_demo --scale reference`) and reuses it after. Requests go through
+the real views with Django's test client, so a figure is the whole server time of a request
+(routing, middleware, queries, template), with its SQL query count. Writes (marking a call) run
+in a transaction that is rolled back, so the data set stays as it was.
+
+    BENCH_DATABASE_URL=postgres://... python bench/run.py [--runs 30] [--naive-runs 5]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crm_bench"
+)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopqrstuv")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import django
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.db.models import Count  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from bench.naive import naive_queue  # noqa: E402
+from calls.models import CallRecord  # noqa: E402
+from calls.services import call_log, owner_rhythms_refresh, pattern_breaks_detect  # noqa: E402
+from leads.models import Contact, Owner  # noqa: E402
+
+REFERENCE_CONTACTS = 200_000
+HTMX = {"HX-Request": "true"}
+
+
+class Measure:
+    def __init__(self, name: str, times: list[float], queries: int):
+        self.name, self.times, self.queries = name, times, queries
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times) * 1000
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.times)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000
+
+
+def measure(name: str, action: Callable[[], object], runs: int, *, rollback: bool = False) -> Measure:
+    action()  # warm caches and connections; not counted
+    times, queries = [], 0
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            if rollback:
+                with transaction.atomic():
+                    action()
+                    transaction.set_rollback(True)
+            else:
+                action()
+            times.append(time.perf_counter() - started)
+        queries = len(captured) - (2 if rollback else 0)  # minus the savepoint statements
+    return Measure(name, times, queries)
+
+
+def ok(response):
+    assert response.status_code in (200, 204), (response.status_code, response.content[:300])
+    return response
+
+
+def ensure_reference_data() -> None:
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # production static storage, as deployed
+    if Contact.objects.count() < REFERENCE_CONTACTS:
+        print("Building the reference data set (once; reused by later runs)...", flush=True)
+        call_command("seed_demo", scale="reference", seed=1, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--naive-runs", type=int, default=5)
+    args = parser.parse_args()
+    assert connection.vendor == "postgresql", "the benchmark runs on PostgreSQL (BENCH_DATABASE_URL)"
+    ensure_reference_data()
+
+    started = time.perf_counter()
+    result = pattern_breaks_detect()
+    pattern_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    owner_rhythms_refresh()
+    rhythm_seconds = time.perf_counter() - started
+
+    from django.contrib.auth import get_user_model
+
+    manager = get_user_model().objects.get(username="manager")
+    setter = get_user_model().objects.get(username="setter")
+    owner = Owner.objects.get(user=setter)
+    setter_client, manager_client = Client(), Client()
+    setter_client.force_login(setter)
+    manager_client.force_login(manager)
+    contact = (
+        Contact.objects.filter(owner=owner, do_not_contact=False, is_archived=False).order_by("pk").first()
+    )
+    counts = {
+        "contacts": Contact.objects.count(),
+        "calls": CallRecord.objects.count(),
+        "owner_contacts": Contact.objects.filter(owner=owner).count(),
+    }
+
+    def mark_call_and_refresh():
+        ok(setter_client.post(f"/queue/{contact.pk}/called/", {"result": "no_answer"}, headers=HTMX))
+        for target in ("queue-list", "queue-cards", "queue-side"):
+            ok(setter_client.get("/queue/", headers={**HTMX, "HX-Target": target}))
+
+    def naive_mark_call_and_refresh():
+        call_log(contact=contact, owner=owner, status="no_answer")
+        naive_queue(owner=owner)
+
+    pairs = [
+        (
+            measure("queue page, one owner", lambda: ok(setter_client.get("/queue/")), args.runs),
+            measure("naive", lambda: naive_queue(owner=owner), args.naive_runs),
+        ),
+        (
+            measure("queue page, all owners", lambda: ok(manager_client.get("/queue/")), args.runs),
+            measure("naive", lambda: naive_queue(owner=None), args.naive_runs),
+        ),
+        (
+            measure(
+                "queue JSON API, one owner",
+                lambda: ok(setter_client.get("/api/leads/needing-action", {"generate_ai_messages": "false"})),
+                args.runs,
+            ),
+            measure("naive", lambda: naive_queue(owner=owner), args.naive_runs),
+        ),
+        (
+            measure(
+                "summary cards (htmx fragment)",
+                lambda: ok(setter_client.get("/queue/", headers={**HTMX, "HX-Target": "queue-cards"})),
+                args.runs,
+            ),
+            measure("naive", lambda: naive_queue(owner=owner, limit=10**9), args.naive_runs),
+        ),
+        (
+            measure("mark a call + the three refreshes", mark_call_and_refresh, args.runs, rollback=True),
+            measure("naive", naive_mark_call_and_refresh, args.naive_runs, rollback=True),
+        ),
+    ]
+
+    print()
+    print(
+        f"Reference data: {counts['contacts']:,} contacts, {counts['calls']:,} calls; "
+        f"the setter's owner has {counts['owner_contacts']:,} contacts. PostgreSQL {connection.pg_version}."
+    )
+    print(
+        f"Pattern-break detection over all contacts: {pattern_seconds:.2f} s "
+        f"({result.breaks:,} breaks, {result.on_track:,} on track); owners' usual calling days: "
+        f"{rhythm_seconds:.2f} s."
+    )
+    print()
+    header = (
+        f"{'':38} {'median':>9} {'p95':>9} {'queries':>8} │ {'naive median':>12} {'p95':>9} │ {'ratio':>7}"
+    )
+    print(header)
+    print("─" * len(header))
+    for ours, naive in pairs:
+        print(
+            f"{ours.name:38} {ours.median:7.1f}ms {ours.p95:7.1f}ms {ours.queries:8d} │ "
+            f"{naive.median:10.1f}ms {naive.p95:7.1f}ms │ {naive.median / ours.median:6.0f}x"
+        )
+    print()
+    print(f"Runs: {args.runs} (ours), {args.naive_runs} (naive); one warm-up call each, not counted.")
+    by_owner = Contact.objects.values("owner").annotate(n=Count("id")).order_by("-n").first()
+    print(f"Largest owner book: {by_owner['n']:,} contacts.")
+
+
+if __name__ == "__main__":
+    main()
