@@ -203,6 +203,8 @@ class ReassignOwnerForm(forms.Form):
 @admin.register(Contact)
 class ContactAdmin(LargeTableAdmin):
     form = ContactAdminForm
+    # Newest first, served by the primary key; also keeps autocomplete pages stable.
+    ordering = ("-pk",)
     list_display = (
         "name",
         "email",

@@ -33,6 +33,8 @@ def port_open(host: str, port: int) -> bool:
 
 
 def require_postgres() -> None:
+    """For tests marked `postgres`: CI runs them in its PostgreSQL pass and deselects them
+    (-m "not postgres") in its SQLite pass."""
     require(connection.vendor == "postgresql", "needs PostgreSQL (set DATABASE_URL=postgres://...)")
 
 
