@@ -61,17 +61,20 @@ class Measure:
 
 
 def measure(name: str, action: Callable[[], object], runs: int, *, rollback: bool = False) -> Measure:
-    action()  # warm caches and connections; not counted
+    def run() -> None:
+        if not rollback:
+            action()
+            return
+        with transaction.atomic():
+            action()
+            transaction.set_rollback(True)
+
+    run()  # warm caches and connections; not counted (and rolled back like the others)
     times, queries = [], 0
     for _ in range(runs):
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
-            if rollback:
-                with transaction.atomic():
-                    action()
-                    transaction.set_rollback(True)
-            else:
-                action()
+            run()
             times.append(time.perf_counter() - started)
         queries = len(captured) - (2 if rollback else 0)  # minus the savepoint statements
     return Measure(name, times, queries)

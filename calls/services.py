@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, F, Max, Min, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
@@ -118,7 +118,8 @@ def contact_facts_rebuild(
     return done
 
 
-_FACT_FIELDS = [
+# The Contact columns contact_facts_rebuild derives from calls, tasks and deals.
+CONTACT_FACT_FIELDS = [
     "call_count",
     "outgoing_call_count",
     "answered_call_count",
@@ -174,7 +175,7 @@ def _rebuild_batch(batch: list[int]) -> None:
     contacts = list(
         Contact.objects.filter(pk__in=batch)
         .annotate(latest_call_id=Subquery(latest_call), latest_deal_change=Subquery(latest_deal_change))
-        .only("pk", *_FACT_FIELDS)
+        .only("pk", *CONTACT_FACT_FIELDS)
     )
     latest_calls = CallRecord.objects.in_bulk(
         [c.latest_call_id for c in contacts if c.latest_call_id is not None]
@@ -194,7 +195,33 @@ def _rebuild_batch(batch: list[int]) -> None:
         contact.last_activity_at = last_activity(contact, contact.latest_deal_change)
         contact.next_task_due_at = next_task_due.get(contact.pk)
         contact.open_deal_amount = open_deal_amount.get(contact.pk)
-    Contact.objects.bulk_update(contacts, _FACT_FIELDS, batch_size=1000)
+    _write_facts(contacts)
+
+
+def _write_facts(contacts: list[Contact]) -> None:
+    """Write the batch's facts back. On PostgreSQL one UPDATE ... FROM unnest(arrays) for the
+    batch, skipping rows whose facts are unchanged: Django's bulk_update writes a CASE WHEN per
+    row and field, which took 96% of a full rebuild (463 s against 38 s at 200,000 contacts)."""
+    if connection.vendor != "postgresql":
+        Contact.objects.bulk_update(contacts, CONTACT_FACT_FIELDS, batch_size=1000)
+        return
+    fields = [Contact._meta.get_field(name) for name in CONTACT_FACT_FIELDS]
+    qn = connection.ops.quote_name
+    table = qn(Contact._meta.db_table)
+    columns = [qn(f.column) for f in fields]
+    unnest = ", ".join(
+        f"unnest(%s::{f.db_type(connection)}[]) AS {c}" for f, c in zip(fields, columns, strict=True)
+    )
+    current = ", ".join(f"{table}.{c}" for c in columns)
+    incoming = ", ".join(f"v.{c}" for c in columns)
+    sql = (
+        f"UPDATE {table} SET {', '.join(f'{c} = v.{c}' for c in columns)} "
+        f"FROM (SELECT unnest(%s::bigint[]) AS id, {unnest}) AS v "
+        f"WHERE {table}.id = v.id AND ({current}) IS DISTINCT FROM ({incoming})"
+    )
+    params = [[c.pk for c in contacts]] + [[getattr(c, f.attname) for c in contacts] for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def last_activity(contact: Contact, latest_deal_change: datetime | None) -> datetime | None:
@@ -344,6 +371,7 @@ def owner_rhythms_refresh(*, now: datetime | None = None) -> int:
         CallRecord.objects.filter(owner__isnull=False, started_at__gte=window_start, started_at__lt=now)
         .annotate(day=TruncDate("started_at"))
         .values_list("owner_id", "day")
+        .order_by()  # CallRecord's default ordering would make DISTINCT keep every call
         .distinct()
     )
     weeks: dict[int, Counter] = defaultdict(Counter)
