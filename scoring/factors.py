@@ -119,7 +119,7 @@ DEFAULTS = [
         "New lead never called (hours since created)",
         "6",
         "24",
-        "NEW lead {hours}h old, never called",
+        "NEW lead {age} old, never called",
     ),
     FactorDefault("overdue_task", "Overdue callback or task", "2", None, "overdue callback"),
     FactorDefault("follow_up_due", "Callback or retry due", "2", None, "follow-up due: {follow_up}"),
@@ -132,7 +132,7 @@ DEFAULTS = [
     FactorDefault("risk_75", "Predictive risk at least", "2", "75", "risk {risk}"),
     FactorDefault("risk_60", "Predictive risk at least", "1", "60", "risk {risk}"),
     FactorDefault(
-        "owner_changed", "Owner changed within (days)", "1.5", "7", "owner changed {owner_days} days ago"
+        "owner_changed", "Owner changed within (days)", "1.5", "7", "owner changed {owner_changed}"
     ),
     FactorDefault(
         "package_ending", "Package ends within (days)", "1", "14", "package ends in {package_days} days"

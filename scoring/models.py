@@ -29,7 +29,8 @@ class PriorityFactor(models.Model):
     reason = models.CharField(
         max_length=120,
         blank=True,
-        help_text="Shown to the setter; may use {days}, {zone}, {risk}, {hours}, {amount}. Empty: not shown.",
+        help_text="Shown to the setter; may use {days}, {zone}, {risk}, {age}, {owner_changed}, "
+        "{package_days}, {amount}, {follow_up}. Empty: not shown.",
     )
     is_enabled = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0, help_text="Order of reasons in the queue.")

@@ -7,7 +7,7 @@ Priority 1-10 is the raw score rounded and clamped; the 0-100 score keeps the fi
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -114,17 +114,19 @@ def _balanced_sum(terms: list):
 
 def reasons_for(contact: Contact, factors: list[Factor], *, now: datetime) -> list[str]:
     """The readable reasons of the factors that hold for an annotated contact, in table order."""
+    created = contact.hs_created_at or contact.created_at
+    owner_days = timeutils.days_since(contact.owner_changed_at, at=now)
     values = {
         "zone": contact.health_zone,
         "risk": contact.predictive_risk,
         "days": timeutils.days_since(contact.last_call_at, at=now),
-        "owner_days": timeutils.days_since(contact.owner_changed_at, at=now),
+        "owner_days": owner_days,
+        "owner_changed": _days_ago_phrase(owner_days),
         "package_days": (contact.package_end_date - timeutils.business_today()).days
         if contact.package_end_date
         else None,
-        "hours": int((now - created).total_seconds() // 3600)
-        if (created := contact.hs_created_at or contact.created_at)
-        else None,
+        "hours": int((now - created).total_seconds() // 3600) if created else None,
+        "age": _age_phrase(now - created) if created else None,
         "follow_up": _snooze_reason(contact),
         "amount": f"{contact.open_deal_amount:,.0f}" if contact.open_deal_amount is not None else None,
     }
@@ -133,6 +135,19 @@ def reasons_for(contact: Contact, factors: list[Factor], *, now: datetime) -> li
         if factor.reason and getattr(contact, factor.flag, False):
             reasons.append(factor.reason.format_map(_Blank(values)))
     return reasons
+
+
+def _days_ago_phrase(days: int | None) -> str | None:
+    if days is None:
+        return None
+    return {0: "today", 1: "yesterday"}.get(days, f"{days} days ago")
+
+
+def _age_phrase(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 60:
+        return f"{max(minutes, 1)} min"
+    return f"{minutes // 60}h" if minutes < 48 * 60 else f"{minutes // (24 * 60)} days"
 
 
 def _snooze_reason(contact: Contact) -> str | None:

@@ -92,12 +92,12 @@ def test_overdue_task_and_open_deal_value():
 
 
 def test_speed_to_lead_puts_a_minutes_old_lead_near_the_top():
-    fresh = ContactFactory(hs_created_at=timezone.now() - timedelta(minutes=5))
+    fresh = ContactFactory(hs_created_at=timezone.now() - timedelta(minutes=5, seconds=10))
     stale = ContactFactory(hs_created_at=timezone.now() - timedelta(days=3))
     raw_fresh, reasons_fresh = scored(fresh)
     raw_stale, reasons_stale = scored(stale)
     assert raw_fresh == 3 + 6 and priority_from_raw(raw_fresh) == 9
-    assert reasons_fresh == ["NEW lead 0h old, never called"]
+    assert reasons_fresh == ["NEW lead 5 min old, never called"]
     # an older lead never called still counts, but as "never called" only
     assert raw_stale == 3 + 1.5 and reasons_stale == ["never called"]
 
@@ -142,3 +142,10 @@ def test_a_lapsed_snooze_is_a_follow_up_due_with_its_reason():
     raw, reasons = scored(contact)
     assert raw == 3 + 2
     assert reasons == ["follow-up due: Callback requested for 2 Mar 14:00"]
+
+
+def test_reason_phrases_read_naturally():
+    today = called_days_ago(1, owner_changed_at=timezone.now() - timedelta(hours=1))
+    assert "owner changed today" in scored(today)[1]
+    lead = ContactFactory(hs_created_at=timezone.now() - timedelta(hours=3, minutes=5))
+    assert scored(lead)[1] == ["NEW lead 3h old, never called"]
