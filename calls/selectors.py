@@ -106,6 +106,11 @@ class QueueSummary:
     contacted_today: int
 
 
+def of_owner(queryset: QuerySet, owner: Owner | None) -> QuerySet:
+    """The rows of one owner, or all of them (already scoped to the user) when owner is None."""
+    return queryset if owner is None else queryset.filter(owner=owner)
+
+
 def queue_candidates(*, user: User, filters: QueueFilters, now: datetime) -> QuerySet[Contact]:
     """Contacts that need action now: workable, not snoozed, not called in the last hour, in the
     chosen zones, and either not contacted for `days_threshold` days, never called, or with an
@@ -116,8 +121,7 @@ def queue_candidates(*, user: User, filters: QueueFilters, now: datetime) -> Que
         do_not_contact=False,
         lifecycle_stage__in=FOLLOW_UP_STAGES,
     )
-    if filters.owner is not None:
-        contacts = contacts.filter(owner=filters.owner)
+    contacts = of_owner(contacts, filters.owner)
     if not filters.include_all_zones:
         # Clients in a worrying zone, plus every lead (no health score yet).
         contacts = contacts.filter(Q(health_zone__in=QUEUE_ZONES) | Q(health_zone=""))
@@ -207,8 +211,7 @@ def contacted_today(*, user: User, owner: Owner | None) -> int:
     """Contacts (of the owner, or all visible) with a call in today's business day."""
     start, end = timeutils.today_range()
     contacts = contacts_visible_to(user).filter(last_call_at__gte=start, last_call_at__lt=end)
-    if owner is not None:
-        contacts = contacts.filter(owner=owner)
+    contacts = of_owner(contacts, owner)
     return contacts.count()
 
 
@@ -228,8 +231,7 @@ def activity_today(*, user: User, owner: Owner | None) -> ActivityToday:
     """Setter activity today for the owner (or everyone visible): one query on the call index."""
     start, end = timeutils.today_range()
     calls = calls_visible_to(user).filter(started_at__gte=start, started_at__lt=end)
-    if owner is not None:
-        calls = calls.filter(owner=owner)
+    calls = of_owner(calls, owner)
     totals = calls.aggregate(
         calls=Count("pk"),
         reached=Count("pk", filter=Q(status=CallStatus.ANSWERED)),
@@ -243,8 +245,7 @@ def pattern_break_alerts(*, user: User, owner: Owner | None, limit: int = 10) ->
     contacts = contacts_visible_to(user).filter(
         pattern_status=PatternStatus.PATTERN_BREAK, is_archived=False, merged_into__isnull=True
     )
-    if owner is not None:
-        contacts = contacts.filter(owner=owner)
+    contacts = of_owner(contacts, owner)
     return list(
         contacts.select_related("owner")
         .only(
@@ -281,8 +282,7 @@ def recently_assigned(
     contacts = contacts_visible_to(user).filter(
         owner_changed_at__gte=now - timedelta(days=days), is_archived=False
     )
-    if owner is not None:
-        contacts = contacts.filter(owner=owner)
+    contacts = of_owner(contacts, owner)
     score_at_change = (
         HealthScore.objects.filter(contact=OuterRef("pk"), computed_at__lte=OuterRef("owner_changed_at"))
         .order_by("-computed_at")

@@ -5,6 +5,7 @@ suite proves both.
 """
 
 import os
+import tempfile
 import uuid
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production-5d0c3b1a")
@@ -13,7 +14,15 @@ os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 from crm.settings import *  # noqa: F403
-from crm.settings import STORAGES
+from crm.settings import DATABASES, STORAGES
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not Django's shared-cache in-memory database: that one takes table locks, so a Celery
+    # worker thread or the live server writing while a test reads fails with "table is locked".
+    # A file gets WAL and the busy timeout, as the real app does.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"crm-test-{os.getpid()}.sqlite3")
+    }
 
 # Hashing passwords properly costs ~100 ms a login; tests log in hundreds of times.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -21,6 +21,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from calls.services import CONTACT_FACT_FIELDS as DERIVED_FACT_FIELDS
 from crm import timeutils
 from leads.models import Contact, Deal, HealthScore, Owner, OwnerChange, OwnerChangeSource, Task
 from leads.phones import normalise_phone
@@ -143,23 +144,16 @@ class OwnerAdmin(admin.ModelAdmin):
 
 # --- Contacts -----------------------------------------------------------------------------
 
-# Kept current by calls.services and leads.services (see leads.models); rebuilt by
-# `manage.py rebuild_contact_facts`.
+# Maintained by services, never typed: the facts rebuilt by `manage.py rebuild_contact_facts`
+# and the current health copied from the newest HealthScore.
 CONTACT_FACT_FIELDS = (
-    "last_call_at",
-    "last_call_status",
-    "last_call_outcome",
-    "last_call_note",
-    "last_reached_at",
-    "call_count",
-    "outgoing_call_count",
-    "answered_call_count",
-    "booking_count",
-    "last_activity_at",
+    *DERIVED_FACT_FIELDS,
     "health_score",
     "health_zone",
     "predictive_risk",
     "pattern_status",
+    "package_end_date",
+    "sessions_left",
 )
 
 

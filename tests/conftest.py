@@ -14,9 +14,10 @@ HTMX_HEADERS = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(scope="session")
-def _celery_worker_session():
+def _celery_worker_session(django_db_setup):
     """One real Celery worker (solo pool, in a thread) consuming from Redis for the whole session,
-    on the run's own queue (crm.test_settings)."""
+    on the run's own queue (crm.test_settings). It starts after the test database exists, so
+    its thread's connection can only ever point at the test database."""
     from django.conf import settings
 
     from crm.celery import app

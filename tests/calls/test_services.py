@@ -4,24 +4,13 @@ import pytest
 from django.utils import timezone
 
 from calls.models import CallOutcome, CallRecord, CallSource, CallStatus, Direction
-from calls.services import call_log, contact_facts_rebuild, note_excerpt
+from calls.services import CONTACT_FACT_FIELDS, call_log, contact_facts_rebuild, note_excerpt
 from leads.models import Contact
 from tests.factories import CallRecordFactory, ContactFactory, DealFactory
 
 pytestmark = pytest.mark.django_db
 
-FACTS = [
-    "call_count",
-    "outgoing_call_count",
-    "answered_call_count",
-    "booking_count",
-    "last_call_at",
-    "last_reached_at",
-    "last_call_status",
-    "last_call_outcome",
-    "last_call_note",
-    "last_activity_at",
-]
+FACTS = CONTACT_FACT_FIELDS
 
 
 def facts(contact: Contact) -> dict:
@@ -55,6 +44,8 @@ def test_call_log_updates_the_contact_facts():
         "last_call_outcome": "booked",
         "last_call_note": "Booked a trial session for Tuesday",
         "last_activity_at": started,
+        "next_task_due_at": None,
+        "open_deal_amount": None,
     }
 
 
