@@ -6,7 +6,6 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from calls import selectors
-from calls.drafts import drafts_for
 from calls.forms import QueueApiForm
 from crm.api import api_view, json_error
 
@@ -20,8 +19,7 @@ def leads_needing_action(request: HttpRequest) -> JsonResponse:
         fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
         return json_error("Invalid parameters.", status=400, fields=fields)
     queue = selectors.call_queue(user=request.user, filters=form.filters())
-    facts = {e.contact.pk: selectors.entry_draft_facts(e) for e in queue.entries if e.channel.channel}
-    drafts = drafts_for(facts, use_ai=form.cleaned_data["generate_ai_messages"])
+    drafts = selectors.drafts_for_entries(queue.entries, use_ai=form.cleaned_data["generate_ai_messages"])
     leads = [selectors.queue_entry_json(entry, drafts.get(entry.contact.pk)) for entry in queue.entries]
     return JsonResponse(
         {"count": len(leads), "duration_ms": round((time.perf_counter() - started) * 1000), "leads": leads}

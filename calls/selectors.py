@@ -378,6 +378,14 @@ def entry_draft_facts(entry: QueueEntry) -> DraftFacts:
     )
 
 
+def drafts_for_entries(entries: list[QueueEntry], *, use_ai: bool) -> dict[int, Draft]:
+    """Drafts by contact id for the entries that have a channel to use; a lead with no channel
+    left gets none, since there is nothing to send it through."""
+    return drafts_for(
+        {e.contact.pk: entry_draft_facts(e) for e in entries if e.channel.channel}, use_ai=use_ai
+    )
+
+
 class QueuePage:
     """Everything the queue page shows for the chosen owner (or every owner the user may see).
     Each part is computed when a template first uses it, so the page's self-refreshing fragments
@@ -390,13 +398,9 @@ class QueuePage:
 
     @cached_property
     def rows(self) -> list[tuple[QueueEntry, Draft | None]]:
-        """The entries with their template draft (AI drafts on request). A lead with no channel
-        left to use gets no draft: there is nothing to send it through."""
-        entries = self.queue.entries
-        drafts = drafts_for(
-            {e.contact.pk: entry_draft_facts(e) for e in entries if e.channel.channel}, use_ai=False
-        )
-        return [(e, drafts.get(e.contact.pk)) for e in entries]
+        """The entries with their template draft (AI drafts on request)."""
+        drafts = drafts_for_entries(self.queue.entries, use_ai=False)
+        return [(e, drafts.get(e.contact.pk)) for e in self.queue.entries]
 
     @cached_property
     def activity(self) -> ActivityToday:

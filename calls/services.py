@@ -100,8 +100,8 @@ def contact_facts_rebuild(
     """Recompute contacts' facts from the source rows (all contacts when ids is None): call facts
     from the call records, the next open task's due time, the largest open deal.
 
-    Set-based per batch of contacts: one aggregate query, one latest-call lookup, one latest-deal
-    lookup, one bulk update. Safe to re-run: it only writes what the source rows say. Each batch
+    Set-based per batch of contacts: a few aggregate queries, one latest-call lookup, one write
+    of the changed rows. Safe to re-run: it only writes what the source rows say. Each batch
     commits on its own so a rebuild of 200,000 contacts never holds one huge transaction.
     Returns the number of contacts rebuilt.
     """

@@ -2,11 +2,11 @@
 
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from calls import selectors, services
-from calls.drafts import drafts_for
 from calls.forms import MarkCalledForm, QueueFilterForm, SnoozeForm
 from crm.ai import ai_available
 from crm.http import HtmxHttpRequest
@@ -58,16 +58,21 @@ def draft(request: HtmxHttpRequest, contact_id: int) -> HttpResponse:
     """One entry's draft written by the AI (or its template when AI is off, late or failing)."""
     contact = get_object_or_404(contacts_visible_to(request.user), pk=contact_id)
     entry = selectors.queue_entry_for(contact=contact)
-    if not entry.channel.channel:
+    result = selectors.drafts_for_entries([entry], use_ai=True).get(contact.pk)
+    if result is None:
         return HttpResponse("No draft: the contact accepts no channel we can use.", status=409)
-    result = drafts_for({contact.pk: selectors.entry_draft_facts(entry)})[contact.pk]
     return render(request, "calls/queue.html#draft", {"draft": result, "entry": entry})
 
 
 def _done(request: HtmxHttpRequest) -> HttpResponse:
     """204 and an event: the list, the cards and the side panel refresh themselves."""
     if not request.htmx:
-        return redirect(request.META.get("HTTP_REFERER") or "queue")
+        # Back to the page the form was on, but never to another site named in a forged Referer.
+        referer = request.headers.get("Referer", "")
+        safe = url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=False
+        )
+        return redirect(referer if safe else "queue")
     return HttpResponse(status=204, headers={"HX-Trigger": QUEUE_CHANGED})
 
 

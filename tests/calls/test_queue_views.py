@@ -168,3 +168,12 @@ def test_queue_page_query_count_does_not_grow_with_entries(
     with django_assert_max_num_queries(16):
         response = setter_client.get(URL)
     assert response.content.decode().count("data-entry") == 25
+
+
+def test_mark_called_without_htmx_never_redirects_to_another_site(setter_client, setter):
+    contact = ContactFactory(owner=setter.owner)
+    url = reverse("queue-mark-called", args=[contact.pk])
+    response = setter_client.post(url, {"result": "no_answer"}, HTTP_REFERER="https://evil.example/phish")
+    assert response.status_code == 302 and response["Location"] == reverse("queue")
+    response = setter_client.post(url, {"result": "busy"}, HTTP_REFERER="http://testserver/queue/?days=5")
+    assert response["Location"] == "http://testserver/queue/?days=5"
