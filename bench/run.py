@@ -37,10 +37,15 @@ from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.dashboard import dashboard_pairs  # noqa: E402
+from bench.follow_up import follow_up_pairs  # noqa: E402
+from bench.hubspot_sync import hubspot_sync_pairs  # noqa: E402
 from bench.naive import naive_queue  # noqa: E402
 from calls.models import CallRecord  # noqa: E402
 from calls.services import call_log, owner_rhythms_refresh, pattern_breaks_detect  # noqa: E402
 from leads.models import Contact, Owner  # noqa: E402
+from scoring.priority import QUEUE_WORKABLE  # noqa: E402
+from scoring.services import queue_scores_refresh  # noqa: E402
 
 REFERENCE_CONTACTS = 200_000
 HTMX = {"HX-Request": "true"}
@@ -91,6 +96,9 @@ def ensure_reference_data() -> None:
     if Contact.objects.count() < REFERENCE_CONTACTS:
         print("Building the reference data set (once; reused by later runs)...", flush=True)
         call_command("seed_demo", scale="reference", seed=1, flush=True)
+    if Contact.objects.filter(QUEUE_WORKABLE, queue_score__isnull=True).exists():
+        print("Scoring the call queue (once, for a data set built before queue scores)...", flush=True)
+        queue_scores_refresh()
 
 
 def main() -> None:
@@ -107,6 +115,9 @@ def main() -> None:
     started = time.perf_counter()
     owner_rhythms_refresh()
     rhythm_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    rescored = queue_scores_refresh()
+    rescore_seconds = time.perf_counter() - started
 
     from django.contrib.auth import get_user_model
 
@@ -164,6 +175,9 @@ def main() -> None:
             measure("naive", naive_mark_call_and_refresh, args.naive_runs, rollback=True),
         ),
     ]
+    pairs += hubspot_sync_pairs()  # its own database; prints rows/s and memory as pages come
+    pairs += dashboard_pairs(runs=args.runs, naive_runs=args.naive_runs)  # manager dashboard (SPEC S4)
+    pairs += follow_up_pairs(runs=args.runs, naive_runs=args.naive_runs)  # follow-up table (SPEC S3)
 
     print()
     print(
@@ -174,6 +188,10 @@ def main() -> None:
         f"Pattern-break detection over all contacts: {pattern_seconds:.2f} s "
         f"({result.breaks:,} breaks, {result.on_track:,} on track); owners' usual calling days: "
         f"{rhythm_seconds:.2f} s."
+    )
+    print(
+        f"Queue re-scoring of all contacts (the five-minute job): {rescore_seconds:.2f} s, "
+        f"{rescored:,} scores changed."
     )
     print()
     header = (

@@ -33,7 +33,7 @@ from django.core.cache import BaseCache, caches
 from calls.models import CallOutcome, CallStatus, Channel
 from crm import timeutils
 from crm.ai import UnusableAnswer, ai_available, complete_text, run_within_budget
-from leads.models import Contact, LifecycleStage, Zone
+from leads.models import OWNER_RECENTLY_CHANGED_DAYS, Contact, LifecycleStage, Zone
 
 __all__ = [
     "Draft",
@@ -54,7 +54,6 @@ K = TypeVar("K")
 # Bump when SYSTEM_PROMPT or the data layout changes: cached drafts from the old prompt go stale.
 PROMPT_VERSION = 1
 DRAFT_CACHE_SECONDS = 24 * 60 * 60
-OWNER_CHANGE_RECENT_DAYS = 7  # SPEC S2: "owner changed in the last 7 days"
 GOING_COLD_DAYS = 7  # SPEC S2: "7+ days since last contact"
 PACKAGE_ENDING_DAYS = 14
 PACKAGE_ENDING_SESSIONS = 2
@@ -186,7 +185,7 @@ def draft_facts_for(
     owner = contact.owner
     owner_changed_recently = bool(
         contact.owner_changed_at
-        and contact.owner_changed_at >= timeutils.now() - timedelta(days=OWNER_CHANGE_RECENT_DAYS)
+        and contact.owner_changed_at >= timeutils.now() - timedelta(days=OWNER_RECENTLY_CHANGED_DAYS)
     )
     return DraftFacts(
         first_name=_display_name(contact.first_name),

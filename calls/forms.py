@@ -2,7 +2,8 @@ from datetime import datetime, timedelta
 
 from django import forms
 
-from calls.models import CallOutcome, CallStatus, Channel
+from calls.interventions import SMART_ACTIONS_DEFAULT, SMART_ACTIONS_MAX
+from calls.models import CallOutcome, CallStatus, Channel, InterventionOutcome
 from calls.selectors import QueueFilters
 from crm import roles, timeutils
 from leads.models import Owner
@@ -156,3 +157,19 @@ class QueueApiForm(QueueFilterForm):
             include_all_zones=data["include_all_zones"],
             limit=data["limit"] or 50,
         )
+
+
+class SmartActionsForm(forms.Form):
+    """How many of the clients most at risk get a smart action."""
+
+    limit = forms.IntegerField(required=False, min_value=1, max_value=SMART_ACTIONS_MAX, label="Clients")
+
+    def limit_value(self) -> int:
+        return self.cleaned_data.get("limit") or SMART_ACTIONS_DEFAULT
+
+
+class InterventionOutcomeForm(forms.Form):
+    """How an intervention went: success / partial / failed, with an optional note."""
+
+    outcome = forms.ChoiceField(choices=InterventionOutcome.choices)
+    note = forms.CharField(required=False, max_length=1000, widget=forms.TextInput)

@@ -71,6 +71,11 @@ class CallRecord(models.Model):
             models.Index(fields=["owner", "started_at"], name="call_owner_started_idx"),
             # Team-wide "calls today" and rolling windows.
             models.Index(fields=["started_at"], name="call_started_idx"),
+            # Dashboard bookings yesterday / this week per owner: only the booked calls of a few
+            # days, read from the index alone.
+            models.Index(
+                fields=["started_at", "owner"], condition=Q(outcome="booked"), name="call_booked_started_idx"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -152,6 +157,12 @@ class Intervention(models.Model):
             ),
             # An owner's open interventions list.
             models.Index(fields=["owner", "status"], name="intervention_owner_status_idx"),
+            # The dashboard's open interventions, newest first (a walk that stops at the page).
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(status__in=OPEN_INTERVENTION_STATUSES),
+                name="intervention_open_recent_idx",
+            ),
         ]
         constraints = [
             # Generating smart actions twice never opens a second one of the same kind.

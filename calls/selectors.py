@@ -10,27 +10,26 @@ from django.utils import timezone
 from calls.drafts import Draft, DraftFacts, draft_facts_for, drafts_for
 from calls.models import CallOutcome, CallRecord, CallStatus
 from crm import roles, timeutils
-from leads.models import FOLLOW_UP_STAGES, Contact, HealthScore, Owner, PatternStatus, Zone
+from leads.models import OWNER_RECENTLY_CHANGED_DAYS, Contact, HealthScore, Owner, PatternStatus, Zone
 from leads.selectors import User, calls_visible_to, contacts_visible_to
 from scoring.channels import ChannelRecommendation, recommend_channel
 from scoring.priority import (
     HIGH_PRIORITY,
+    QUEUE_WORKABLE,
     URGENT_PRIORITY,
     Factor,
     annotate_priority,
-    count_by_priority,
     factors_active,
     priority_from_raw,
-    raw_minimum_for,
     reason_line,
     reasons_for,
     score_from_raw,
+    score_minimum_for,
 )
 
 # A lead called this recently is left alone, whatever its priority.
 RECENTLY_CALLED = timedelta(hours=1)
 QUEUE_ZONES = (Zone.RED, Zone.ORANGE, Zone.YELLOW)
-OWNER_RECENTLY_CHANGED = timedelta(days=7)
 
 # Only what the queue renders; the facts columns make it one row per contact.
 QUEUE_COLUMNS = (
@@ -115,18 +114,15 @@ def queue_candidates(*, user: User, filters: QueueFilters, now: datetime) -> Que
     """Contacts that need action now: workable, not snoozed, not called in the last hour, in the
     chosen zones, and either not contacted for `days_threshold` days, never called, or with an
     overdue task."""
-    contacts = contacts_visible_to(user).filter(
-        is_archived=False,
-        merged_into__isnull=True,
-        do_not_contact=False,
-        lifecycle_stage__in=FOLLOW_UP_STAGES,
-    )
+    # The stored score says who is workable; the conditions are checked again live, so a contact
+    # archived or marked do-not-contact a minute ago is gone before the next refresh.
+    contacts = contacts_visible_to(user).filter(QUEUE_WORKABLE, queue_score__isnull=False)
     contacts = of_owner(contacts, filters.owner)
     if not filters.include_all_zones:
         # Clients in a worrying zone, plus every lead (no health score yet).
         contacts = contacts.filter(Q(health_zone__in=QUEUE_ZONES) | Q(health_zone=""))
     if filters.days_threshold > 0:
-        not_contacted = Q(last_call_at__lt=timeutils.days_ago_boundary(filters.days_threshold)) | Q(
+        not_contacted = Q(last_call_at__lt=timeutils.days_ago_boundary(filters.days_threshold, at=now)) | Q(
             last_call_at__isnull=True
         )
         follow_up_due = Q(next_task_due_at__lt=now) | Q(queue_state__snoozed_until__lte=now)
@@ -142,7 +138,12 @@ def queue_candidates(*, user: User, filters: QueueFilters, now: datetime) -> Que
 class CallQueue:
     """The queue for some filters. Its entries and its summary are each computed on first use
     (one query each, plus one for "contacted today"), so a page fragment that shows only the
-    cards never builds the list."""
+    cards never builds the list.
+
+    Order and counts come from the stored queue score (an index walk); the entries shown get
+    their priority and reasons from the factors evaluated now, so what a setter reads is exact
+    even when the stored score is a few minutes behind the clock.
+    """
 
     def __init__(self, *, user: User, filters: QueueFilters, now: datetime | None = None):
         self.user, self.filters = user, filters
@@ -152,25 +153,34 @@ class CallQueue:
 
     @cached_property
     def entries(self) -> list[QueueEntry]:
+        # First the page's ids, down the (owner, queue_score) index; then the factors for just
+        # those rows. One query would make Django hash the factor expressions once per ORDER BY
+        # term, which costs more than the second round trip.
+        ids = list(
+            self._candidates.order_by("-queue_score", "last_call_at", "pk").values_list("pk", flat=True)[
+                : self.filters.limit
+            ]
+        )
         rows = (
-            annotate_priority(self._candidates, self.factors)
+            annotate_priority(Contact.objects.filter(pk__in=ids), self.factors)
             .select_related("owner", "queue_state")
             .only(*QUEUE_COLUMNS)
-            .order_by("-priority_raw", "last_call_at", "pk")[: self.filters.limit]
+            .order_by()
         )
-        return [_entry(contact, self.factors, self.generated_at) for contact in rows]
+        entries = {contact.pk: _entry(contact, self.factors, self.generated_at) for contact in rows}
+        # Within the page, the order of what the setter reads (stable: ties keep the index order).
+        return sorted((entries[pk] for pk in ids if pk in entries), key=lambda e: -e.contact.priority_raw)
 
     @cached_property
     def summary(self) -> QueueSummary:
-        counts = count_by_priority(
-            annotate_priority(self._candidates, self.factors, flags=False),
-            at_least={"urgent": raw_minimum_for(URGENT_PRIORITY), "high": raw_minimum_for(HIGH_PRIORITY)},
+        urgent, high = score_minimum_for(URGENT_PRIORITY), score_minimum_for(HIGH_PRIORITY)
+        counts = self._candidates.aggregate(
+            total=Count("pk"),
+            urgent=Count("pk", filter=Q(queue_score__gte=urgent)),
+            high=Count("pk", filter=Q(queue_score__gte=high, queue_score__lt=urgent)),
         )
         return QueueSummary(
-            total=counts["total"],
-            urgent=counts["urgent"],
-            high=counts["high"] - counts["urgent"],  # 6-7: at least HIGH, not URGENT
-            contacted_today=contacted_today(user=self.user, owner=self.filters.owner),
+            **counts, contacted_today=contacted_today(user=self.user, owner=self.filters.owner)
         )
 
 
@@ -191,7 +201,8 @@ def _entry(contact: Contact, factors: list[Factor], now: datetime) -> QueueEntry
         channel=recommend_channel(contact, priority=priority),
         days_since_contact=timeutils.days_since(contact.last_call_at, at=now),
         owner_recently_changed=bool(
-            contact.owner_changed_at and contact.owner_changed_at >= now - OWNER_RECENTLY_CHANGED
+            contact.owner_changed_at
+            and contact.owner_changed_at >= now - timedelta(days=OWNER_RECENTLY_CHANGED_DAYS)
         ),
     )
 
@@ -275,7 +286,12 @@ class RecentAssignment:
 
 
 def recently_assigned(
-    *, user: User, owner: Owner | None, days: int = 7, limit: int = 20, now: datetime | None = None
+    *,
+    user: User,
+    owner: Owner | None,
+    days: int = OWNER_RECENTLY_CHANGED_DAYS,
+    limit: int = 20,
+    now: datetime | None = None,
 ) -> list[RecentAssignment]:
     """Contacts whose owner changed in the last `days` days, with their health then and now."""
     now = now or timeutils.now()

@@ -14,6 +14,7 @@ from django.utils import timezone
 from calls.models import CallOutcome, CallRecord, CallSource, CallStatus, Channel, Direction, QueueState
 from crm import timeutils
 from leads.models import OPEN_TASK_STATUSES, Contact, Deal, Owner, PatternStatus, Task
+from scoring.services import queue_scores_refresh
 
 NOTE_EXCERPT_LENGTH = Contact._meta.get_field("last_call_note").max_length
 
@@ -91,6 +92,7 @@ def call_log(
             When(_newer("last_reached_at", started_at), then=Value(started_at)), default=F("last_reached_at")
         )
     Contact.objects.filter(pk=contact.pk).update(**updates)
+    queue_scores_refresh([contact.pk])
     return call
 
 
@@ -112,6 +114,7 @@ def contact_facts_rebuild(
         batch = all_ids[start : start + batch_size]
         with transaction.atomic():
             _rebuild_batch(batch)
+            queue_scores_refresh(batch)
         done += len(batch)
         if progress is not None:
             progress(len(batch))
@@ -268,8 +271,8 @@ def queue_mark_called(
     elif status in _AFTER_MISSED_CALL:
         retry_at = call.started_at + timedelta(hours=settings.QUEUE_RETRY_AFTER_HOURS)
         queue_snooze(contact=contact, until=retry_at, reason=_AFTER_MISSED_CALL[status])
-    else:
-        QueueState.objects.filter(contact=contact).update(snoozed_until=None, snooze_reason="")
+    elif QueueState.objects.filter(contact=contact).update(snoozed_until=None, snooze_reason=""):
+        queue_scores_refresh([contact.pk])
     return call
 
 
@@ -278,6 +281,7 @@ def queue_snooze(*, contact: Contact, until: datetime, reason: str = "") -> Queu
     state, _ = QueueState.objects.update_or_create(
         contact=contact, defaults={"snoozed_until": until, "snooze_reason": reason[:150]}
     )
+    queue_scores_refresh([contact.pk])
     return state
 
 
@@ -341,6 +345,8 @@ def pattern_breaks_detect(*, now: datetime | None = None) -> PatternBreakResult:
         stale_ids = set(stale.values_list("pk", flat=True)) - set(rhythmic)
         for chunk in _chunks(sorted(stale_ids)):
             changed += Contact.objects.filter(pk__in=chunk).update(pattern_status=PatternStatus.NO_PATTERN)
+        if changed:
+            queue_scores_refresh(now=now)  # "pattern break" is a priority factor
     no_pattern = Contact.objects.filter(pattern_status=PatternStatus.NO_PATTERN).count()
     return PatternBreakResult(
         breaks=len(by_status[PatternStatus.PATTERN_BREAK]),

@@ -1,13 +1,21 @@
 """The call queue page and its in-place actions (SPEC S2)."""
 
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from calls import selectors, services
-from calls.forms import MarkCalledForm, QueueFilterForm, SnoozeForm
+from calls import interventions, selectors, services
+from calls.forms import (
+    InterventionOutcomeForm,
+    MarkCalledForm,
+    QueueFilterForm,
+    SmartActionsForm,
+    SnoozeForm,
+)
+from crm import roles
 from crm.ai import ai_available
 from crm.http import HtmxHttpRequest
 from leads.selectors import contacts_visible_to, owner_for_user
@@ -80,3 +88,57 @@ def _invalid(request: HtmxHttpRequest, form, contact, template: str) -> HttpResp
     # htmx does not swap 4xx answers, so an invalid form comes back re-rendered with 200.
     status = 200 if request.htmx else 400
     return render(request, template, {"action_form": form, "contact": contact}, status=status)
+
+
+# --- Interventions (SPEC S4, S7): generated on the dashboard, closed in place -------------------
+
+INTERVENTION_ROW = "calls/_intervention_row.html"
+# New actions refresh the dashboard's list and rates; a closed one refreshes only the rates, so its
+# row stays where it is, showing its outcome.
+INTERVENTIONS_CHANGED = "interventions-changed"
+INTERVENTION_CLOSED = "intervention-closed"
+
+
+@require_POST
+def interventions_generate(request: HtmxHttpRequest) -> HttpResponse:
+    """Managers' "Generate smart actions": 204 and an event, so the list and rates refresh."""
+    if not roles.is_manager(request.user):
+        return HttpResponseForbidden("Only managers generate smart actions.")
+    form = SmartActionsForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(f"Bad request: {form.errors.as_text()}")
+    result = interventions.smart_actions_generate(user=request.user, limit=form.limit_value())
+    if not request.htmx:
+        messages.success(request, f"{len(result.created)} smart actions created.")
+        return redirect("home")
+    return HttpResponse(status=204, headers={"HX-Trigger": INTERVENTIONS_CHANGED})
+
+
+@require_POST
+def intervention_outcome(request: HtmxHttpRequest, intervention_id: int) -> HttpResponse:
+    """Record how an intervention went; answers with its row, closed, for htmx to swap in."""
+    item = get_object_or_404(
+        interventions.interventions_visible_to(request.user).select_related("contact", "owner"),
+        pk=intervention_id,
+    )
+    form = InterventionOutcomeForm(request.POST)
+    error, status = "", 200
+    if form.is_valid():
+        try:
+            item = interventions.intervention_outcome_record(
+                intervention=item, outcome=form.cleaned_data["outcome"], note=form.cleaned_data["note"]
+            )
+        except interventions.InterventionClosed:
+            item.refresh_from_db()
+            error, status = "Someone already recorded how this went.", 409
+    else:
+        error, status = form.errors.as_text(), 400
+    if not request.htmx:
+        if error:
+            return HttpResponse(error, status=status)
+        return redirect("home")
+    # htmx does not swap 4xx answers: problems come back in the row with 200.
+    response = render(request, INTERVENTION_ROW, {"item": item, "error": error})
+    if not error:
+        response.headers["HX-Trigger"] = INTERVENTION_CLOSED
+    return response

@@ -147,6 +147,29 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 # After a call nobody answered, the lead comes back to the queue after this many hours.
 QUEUE_RETRY_AFTER_HOURS = env_float("QUEUE_RETRY_AFTER_HOURS", 4.0, minimum=0)
 
+# --- Business hours and speed to lead (follow-up table) ---------------------------------
+# Opening hours in the business zone (whole hours, end exclusive) and the ISO weekdays open
+# (1 = Monday; the UAE works Monday to Friday). Response times count only these hours.
+BUSINESS_HOURS_START = env_int("BUSINESS_HOURS_START", 9, minimum=0)
+BUSINESS_HOURS_END = env_int("BUSINESS_HOURS_END", 18, minimum=1)
+if not BUSINESS_HOURS_START < BUSINESS_HOURS_END <= 24:
+    raise ImproperlyConfigured("BUSINESS_HOURS_START must be before BUSINESS_HOURS_END, both hours 0-24.")
+try:
+    BUSINESS_DAYS = sorted({int(day) for day in env_list("BUSINESS_DAYS", ["1", "2", "3", "4", "5"])})
+except ValueError:
+    raise ImproperlyConfigured("BUSINESS_DAYS must be ISO weekdays such as 1,2,3,4,5.") from None
+if not BUSINESS_DAYS or not set(BUSINESS_DAYS) <= set(range(1, 8)):
+    raise ImproperlyConfigured("BUSINESS_DAYS must be ISO weekdays from 1 (Monday) to 7 (Sunday).")
+# A new lead must get its first call within this many minutes of business hours ("speed to lead").
+SPEED_TO_LEAD_MINUTES = env_int("SPEED_TO_LEAD_MINUTES", 15, minimum=1)
+
+# --- Manager dashboard ---------------------------------------------------------------------
+# A client at or above this predictive risk counts as "high risk" and in revenue at risk.
+REVENUE_AT_RISK_MIN_RISK = env_int("REVENUE_AT_RISK_MIN_RISK", 60, minimum=0)
+# Success rates (and the queue factor built on them) need this many recorded outcomes per
+# intervention type and zone before they are trusted.
+INTERVENTION_RATE_MIN_OUTCOMES = env_int("INTERVENTION_RATE_MIN_OUTCOMES", 5, minimum=1)
+
 # --- Phone numbers --------------------------------------------------------------------
 # Region assumed for numbers typed without a country code (050 123 4567 -> +971501234567).
 PHONE_DEFAULT_REGION = env_str("PHONE_DEFAULT_REGION", "AE").upper()
@@ -182,6 +205,20 @@ HUBSPOT_OBJECTS_PATH = env_str("HUBSPOT_OBJECTS_PATH", "/crm/v3/objects").rstrip
 HUBSPOT_ACCESS_TOKEN = env_str("HUBSPOT_ACCESS_TOKEN", "")
 HUBSPOT_CLIENT_SECRET = env_str("HUBSPOT_CLIENT_SECRET", "")
 HUBSPOT_PORTAL_ID = env_str("HUBSPOT_PORTAL_ID", "")
+# The URL HubSpot posts webhooks to, exactly as it signs it (behind a proxy the request's own URL
+# can differ); empty means the URL the request arrived on.
+HUBSPOT_WEBHOOK_URL = env_str("HUBSPOT_WEBHOOK_URL", "")
+# Client-side budgets kept under HubSpot's limits (100 requests / 10 s per app, 5 / s for search);
+# 0 switches a budget off (benchmarks against the local fake).
+HUBSPOT_REQUESTS_PER_SECOND = env_float("HUBSPOT_REQUESTS_PER_SECOND", 9.0, minimum=0)
+HUBSPOT_SEARCH_REQUESTS_PER_SECOND = env_float("HUBSPOT_SEARCH_REQUESTS_PER_SECOND", 4.0, minimum=0)
+HUBSPOT_MAX_ATTEMPTS = env_int("HUBSPOT_MAX_ATTEMPTS", 5, minimum=1)
+HUBSPOT_TIMEOUT_SECONDS = env_float("HUBSPOT_TIMEOUT_SECONDS", 30.0, minimum=1)
+# Incremental windows start this long before the saved cursor: HubSpot search is eventually
+# consistent, so a record modified just before the last window may only now be indexed.
+HUBSPOT_SYNC_OVERLAP_SECONDS = env_int("HUBSPOT_SYNC_OVERLAP_SECONDS", 120, minimum=0)
+# When a synced contact's owner changes, open a NEW_OWNER_INTRODUCTION intervention for the new owner.
+HUBSPOT_OWNER_CHANGE_INTERVENTION = env_bool("HUBSPOT_OWNER_CHANGE_INTERVENTION", True)
 
 ANTHROPIC_ENABLED = env_bool("ANTHROPIC_ENABLED", False)
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")

@@ -15,8 +15,9 @@ def now() -> datetime:
     return timezone.now()
 
 
-def business_today() -> date:
-    return timezone.localdate()
+def business_today(*, at: datetime | None = None) -> date:
+    """The business day of `at` (default: now) in the business time zone."""
+    return timezone.localdate(at)
 
 
 def start_of_day(day: date) -> datetime:
@@ -54,6 +55,41 @@ def days_since(moment: datetime | None, *, at: datetime | None = None) -> int | 
     return (timezone.localdate(at) - timezone.localdate(moment)).days
 
 
-def days_ago_boundary(days: int) -> datetime:
-    """Moments before this are at least `days` business days ago (days_since(moment) >= days)."""
-    return start_of_day(business_today() - timedelta(days=days - 1))
+def days_ago_boundary(days: int, *, at: datetime | None = None) -> datetime:
+    """Moments before this are at least `days` business days before `at` (default: now), as
+    days_since counts them."""
+    return start_of_day(business_today(at=at) - timedelta(days=days - 1))
+
+
+def _opening_hours(day: date) -> tuple[datetime, datetime] | None:
+    """When the business opens and closes on `day` (settings.BUSINESS_*), None on a closed day."""
+    if day.isoweekday() not in settings.BUSINESS_DAYS:
+        return None
+    opens = start_of_day(day) + timedelta(hours=settings.BUSINESS_HOURS_START)
+    if settings.BUSINESS_HOURS_END == 24:
+        return opens, start_of_day(day + timedelta(days=1))
+    return opens, timezone.make_aware(datetime.combine(day, time(settings.BUSINESS_HOURS_END)))
+
+
+def business_time_before(moment: datetime, minutes: float) -> datetime:
+    """The moment from which `minutes` of business hours had passed by `moment`.
+
+    Something that started at or before the result has had at least `minutes` of open hours;
+    a lead arriving at night starts its clock at the next opening. Walking back day by day is
+    bounded by a year, far beyond any response time.
+    """
+    remaining = timedelta(minutes=minutes)
+    cursor = timezone.localtime(moment)
+    day = cursor.date()
+    for _ in range(366):
+        hours = _opening_hours(day)
+        if hours is not None:
+            opens, closes = hours
+            end = min(cursor, closes)
+            if end > opens:
+                if end - opens >= remaining:
+                    return end - remaining
+                remaining -= end - opens
+        cursor = start_of_day(day)
+        day -= timedelta(days=1)
+    return cursor

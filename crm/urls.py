@@ -11,6 +11,8 @@ admin.site.site_title = "Lead CRM admin"
 urlpatterns = [
     path("", include("leads.urls")),
     path("", include("calls.urls")),
+    path("", include("hubspot_sync.urls")),
+    path("", include("campaigns.urls")),
     path("api/leads/needing-action", calls_api.leads_needing_action, name="api-leads-needing-action"),
     path("api/schema/", openapi.schema, name="api-schema"),
     path("healthz/", views.healthz, name="healthz"),

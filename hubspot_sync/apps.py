@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class HubspotSyncConfig(AppConfig):
-    """HubSpot sync runs, cursors and webhooks (SPEC S5); models arrive with their issue."""
+    """HubSpot sync (SPEC S5): the client, runs, cursors and webhook events."""
 
     name = "hubspot_sync"
     verbose_name = "HubSpot sync"

@@ -23,9 +23,11 @@ from django.utils.safestring import mark_safe
 
 from calls.services import CONTACT_FACT_FIELDS as DERIVED_FACT_FIELDS
 from crm import timeutils
+from leads.assignment import contacts_assign
 from leads.models import Contact, Deal, HealthScore, Owner, OwnerChange, OwnerChangeSource, Task
 from leads.phones import normalise_phone
 from leads.services import contact_set_phones, contacts_reassign
+from scoring.services import queue_scores_refresh
 
 
 class EstimatedCountPaginator(Paginator):
@@ -114,6 +116,7 @@ class OwnerAdmin(admin.ModelAdmin):
         "team",
         "is_active",
         "daily_call_capacity",
+        "away_until",
         "weekly_booking_target",
         "user",
         "contact_total",
@@ -154,6 +157,7 @@ CONTACT_FACT_FIELDS = (
     "pattern_status",
     "package_end_date",
     "sessions_left",
+    "queue_score",
 )
 
 
@@ -236,7 +240,7 @@ class ContactAdmin(LargeTableAdmin):
     )
     search_help_text = "Name, email or HubSpot id; phone numbers in any format (050 123 4567)."
     autocomplete_fields = ("owner", "merged_into")
-    actions = ("reassign_owner",)
+    actions = ("reassign_owner", "assign_fairly")
     readonly_fields = (
         *CONTACT_FACT_FIELDS,
         "phone_is_valid",
@@ -326,18 +330,26 @@ class ContactAdmin(LargeTableAdmin):
         return results, may_have_duplicates
 
     def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
-        if "owner" not in form.changed_data:
-            super().save_model(request, obj, form, change)
-            return
-        # An owner chosen here moves through the service, like the bulk action, so the move
-        # is recorded in the contact's owner history.
+        moves = "owner" in form.changed_data
         new_owner = obj.owner
-        obj.owner_id = Contact.objects.values_list("owner_id", flat=True).get(pk=obj.pk) if change else None
+        if moves:
+            # An owner chosen here moves through the service, like the bulk action, so the move
+            # is recorded in the contact's owner history.
+            obj.owner_id = (
+                Contact.objects.values_list("owner_id", flat=True).get(pk=obj.pk) if change else None
+            )
         super().save_model(request, obj, form, change)
-        contacts_reassign(
-            contact_ids=[obj.pk], to_owner=new_owner, source=OwnerChangeSource.MANUAL, changed_by=request.user
-        )
-        obj.refresh_from_db(fields=["owner", "owner_changed_at"])
+        if moves:
+            contacts_reassign(
+                contact_ids=[obj.pk],
+                to_owner=new_owner,
+                source=OwnerChangeSource.MANUAL,
+                changed_by=request.user,
+            )
+            obj.refresh_from_db(fields=["owner", "owner_changed_at"])
+        # Stage, do-not-contact or archiving decide whether and how high the contact is queued.
+        queue_scores_refresh([obj.pk])
+        obj.refresh_from_db(fields=["queue_score"])
 
     @admin.display(description="Name", ordering="first_name")
     def name(self, contact: Contact) -> str:
@@ -416,6 +428,22 @@ class ContactAdmin(LargeTableAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/leads/contact/reassign.html", context)
+
+    @admin.action(description="Assign fairly (capacity-weighted rotation)", permissions=["change"])
+    def assign_fairly(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        # Only contacts with no owner or an inactive one move; leads beyond everyone's 24-hour
+        # quota stay unassigned and the next replenishment run hands them out.
+        contact_ids = list(queryset.values_list("pk", flat=True))
+        result = contacts_assign(
+            contact_ids=contact_ids, changed_by=request.user, note="Bulk assignment in the admin"
+        )
+        message = result.summary()
+        if kept := len(contact_ids) - result.assigned - result.carried_over:
+            message += (
+                f" {kept} already had an active owner (or are archived, merged or do-not-contact):"
+                " left as they are."
+            )
+        self.message_user(request, message, messages.SUCCESS if result.assigned else messages.WARNING)
 
 
 @admin.register(OwnerChange)

@@ -10,6 +10,7 @@ recomputes them from the source rows.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from crm.models import TimeStampedModel
 
@@ -26,6 +27,11 @@ class LifecycleStage(models.TextChoices):
     OTHER = "other", "Other"
     LOST = "lost", "Lost"
 
+
+# SPEC S2: a contact whose owner changed this recently is marked "new owner" in the queue, gets
+# an introduction in its draft, and is listed under "recently assigned". (Its priority factor has
+# its own threshold, which ops may tune.)
+OWNER_RECENTLY_CHANGED_DAYS = 7
 
 # The stages a setter works (the follow-up table's rows).
 FOLLOW_UP_STAGES = (
@@ -88,6 +94,14 @@ class Owner(TimeStampedModel):
     # The owner's calling rhythm, refreshed hourly by calls.services.owner_rhythms_refresh: ISO
     # weekdays (1 = Monday) they called on in most of the last 4 weeks.
     usual_call_weekdays = models.JSONField(default=list, blank=True, editable=False)
+    # Fair assignment (leads.assignment): an owner away gets no new leads, and on return joins
+    # the rotation where it stands instead of catching up on what arrived meanwhile.
+    away_until = models.DateField(
+        null=True, blank=True, help_text="Last day away: gets no new leads up to and including this date."
+    )
+    # Where this owner stands in the capacity-weighted rotation (virtual time of their last lead);
+    # kept by leads.assignment, never typed.
+    rotation_finish = models.FloatField(default=0, editable=False)
 
     class Meta:
         ordering = ["first_name", "last_name"]
@@ -176,8 +190,26 @@ class Contact(TimeStampedModel):
     package_end_date = models.DateField(null=True, blank=True)
     sessions_left = models.PositiveSmallIntegerField(null=True, blank=True)
 
+    # --- Call-queue priority (SPEC S2), kept by scoring.services.queue_scores_refresh ---
+    # Ten times the sum of the weights of the priority factors that hold (priority 8 = 80), so
+    # the queue is an index walk instead of scoring every contact per request. NULL: not in any
+    # queue (archived, merged, do-not-contact, or a stage that is not followed up).
+    queue_score = models.SmallIntegerField(null=True, blank=True, editable=False)
+
     class Meta:
         indexes = [
+            # The call queue of one owner and of everyone, best first: a walk down these stops at
+            # the page's 50 rows.
+            models.Index(
+                fields=["owner", "-queue_score", "last_call_at", "id"],
+                condition=Q(queue_score__isnull=False),
+                name="contact_queue_owner_idx",
+            ),
+            models.Index(
+                fields=["-queue_score", "last_call_at", "id"],
+                condition=Q(queue_score__isnull=False),
+                name="contact_queue_idx",
+            ),
             # Call queue and follow-up table for one owner, oldest contact first.
             models.Index(fields=["owner", "last_activity_at"], name="contact_owner_activity_idx"),
             # Follow-up table rows: stage filter plus "days since contact" sort.
@@ -196,12 +228,50 @@ class Contact(TimeStampedModel):
             ),
             # Search and dedup by email / phone (replenishment, follow-up search).
             models.Index(fields=["email"], name="contact_email_idx"),
+            # Replenishment dedup compares normalised (lower-case) emails.
+            models.Index(Lower("email"), name="contact_email_lower_idx"),
             models.Index(fields=["phone"], name="contact_phone_idx"),
             models.Index(fields=["mobile"], name="contact_mobile_idx"),
             # "Recently assigned" panels: owner changed in the last 7 days.
             models.Index(fields=["owner_changed_at"], name="contact_owner_changed_idx"),
+            # Revenue at risk and smart actions: clients at or above a predictive-risk threshold
+            # (only clients have a risk, so the index holds a fraction of the contacts).
+            models.Index(
+                fields=["predictive_risk"],
+                condition=Q(predictive_risk__isnull=False),
+                name="contact_risk_idx",
+            ),
             # Incremental HubSpot sync compares modified times.
             models.Index(fields=["hs_updated_at"], name="contact_hs_updated_idx"),
+            # Follow-up table sorted by creation ("created", newest or oldest first).
+            models.Index(fields=["hs_created_at"], name="contact_hs_created_idx"),
+            # Follow-up "overdue task" flag and HIGH priority: open tasks due before now.
+            models.Index(fields=["next_task_due_at"], name="contact_next_task_due_idx"),
+            # Follow-up "no calls made" / "speed to lead" flags: never-called contacts by age.
+            models.Index(
+                fields=["hs_created_at"], condition=Q(call_count=0), name="contact_never_called_idx"
+            ),
+            # Follow-up summary cards and setter panel: one grouped pass over the table's rows read
+            # from this index alone on PostgreSQL (a quarter of the table's size).
+            models.Index(
+                fields=["owner", "last_call_at"],
+                include=[
+                    "lifecycle_stage",
+                    "next_task_due_at",
+                    "call_count",
+                    "open_deal_amount",
+                    "hs_created_at",
+                    "created_at",
+                    "assigned_coach",
+                ],
+                condition=Q(
+                    is_archived=False, merged_into__isnull=True, lifecycle_stage__in=FOLLOW_UP_STAGES
+                ),
+                name="contact_follow_up_figures_idx",
+            ),
+            # (Follow-up search uses trigram indexes on names, email and phones, and its "longest
+            # without contact first" order a last-call index with NULLs first: PostgreSQL-only,
+            # made by migration 0006.)
         ]
         constraints = [
             models.CheckConstraint(
@@ -423,3 +493,18 @@ class HealthScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} {self.score} {self.zone} @ {self.computed_at:%Y-%m-%d}"
+
+
+class AssignmentRotation(models.Model):
+    """The rotation's virtual clock (one row): the start of the last lead handed out.
+
+    An owner who comes back from time away, or whose 24-hour quota was full, restarts at this
+    clock rather than at their own stale position, so they rejoin at their fair rate with no
+    catch-up burst. Locking this row also serialises concurrent assignments.
+    """
+
+    key = models.CharField(max_length=16, primary_key=True, default="default")
+    virtual_time = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"Assignment rotation at {self.virtual_time:.3f}"

@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef
 from crm import timeutils
 from leads.models import Contact, HealthScore, Owner, OwnerChange, OwnerChangeSource, Zone
 from leads.phones import normalise_phone
+from scoring.services import queue_scores_refresh
 
 # Reassigning 200,000 filtered rows must not build one giant IN (...) list.
 _REASSIGN_CHUNK = 2000
@@ -69,9 +70,9 @@ def contacts_reassign(
             )
             for pk, from_owner_id in rows
         )
-        moved += Contact.objects.filter(pk__in=[pk for pk, _ in rows]).update(
-            owner=to_owner, owner_changed_at=at
-        )
+        moved_ids = [pk for pk, _ in rows]
+        moved += Contact.objects.filter(pk__in=moved_ids).update(owner=to_owner, owner_changed_at=at)
+        queue_scores_refresh(moved_ids)
     return moved
 
 
@@ -126,4 +127,5 @@ def health_score_record(
         package_end_date=health.package_end_date,
         sessions_left=health.sessions_left,
     )
+    queue_scores_refresh([contact.pk])
     return health

@@ -1,14 +1,105 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
+from crm import roles
+from crm.ai import ai_available
 from crm.http import HtmxHttpRequest
-from leads import selectors
+from leads import dashboard, explain
+from leads import follow_up as follow_up_selectors
+from leads import services as leads_services
+from leads.filters import ReassignForm
+from leads.forms import DashboardForm
+
+DASHBOARD = "leads/dashboard.html"
+# Parts of the dashboard htmx may ask for on their own (the same view, selectors and template).
+FRAGMENTS = {"not-reached", "revenue", "bookings", "owner-changes", "interventions", "rates", "explanation"}
 
 
 @require_GET
-@login_required
+@vary_on_headers("HX-Request", "HX-Target")
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    """Home: the user's figures until the manager dashboard replaces it."""
-    return render(request, "leads/home.html", {"figures": selectors.home_figures(user=request.user)})
+    """Managers get the dashboard; setters their own day."""
+    if not roles.is_manager(request.user):
+        return render(request, "leads/home.html", {"day": dashboard.setter_day(user=request.user)})
+    form = DashboardForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(f"Bad dashboard request: {form.errors.as_text()}")
+    data = form.cleaned_data
+    explanation = explain.explanation_for(kind=data["explain"], user=request.user, owner=data["owner"])
+    template = DASHBOARD
+    if request.htmx and request.htmx.target in FRAGMENTS:
+        template += "#" + request.htmx.target
+    board = dashboard.manager_dashboard(user=request.user, days=form.window_days)
+    context = {"board": board, "form": form, "explanation": explanation, "ai_enabled": ai_available()}
+    return render(request, template, context)
+
+
+# --- Follow-up table (SPEC S3) -----------------------------------------------------------
+FOLLOW_UP_TEMPLATE = "leads/follow_up.html"
+# Parts of the follow-up page htmx may ask for on their own (same view, selector and template).
+FOLLOW_UP_FRAGMENTS = {"follow-up-table", "follow-up-cards", "follow-up-panel"}
+FOLLOW_UP_CHANGED = "follow-up-changed"
+
+
+@require_GET
+@vary_on_headers("HX-Request", "HX-Target")
+def follow_up(request: HtmxHttpRequest) -> HttpResponse:
+    """Every lead in one table; `format=csv` exports exactly the filtered, sorted rows."""
+    previous_url = request.htmx.current_url if request.htmx else None
+    page = follow_up_selectors.follow_up_page(
+        user=request.user, params=request.GET, previous_url=previous_url
+    )
+    export = request.GET.get("format", "")
+    if not page.is_valid() or export not in ("", "csv"):
+        problem = page.errors.as_text() if not page.is_valid() else f"unknown format {export!r}"
+        return HttpResponseBadRequest(f"Bad follow-up filter: {problem}", content_type="text/plain")
+    if export == "csv":
+        return StreamingHttpResponse(
+            follow_up_selectors.csv_lines(page),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{page.csv_filename}"'},
+        )
+    template = FOLLOW_UP_TEMPLATE
+    if request.htmx and request.htmx.target in FOLLOW_UP_FRAGMENTS:
+        template += "#" + request.htmx.target
+    return render(request, template, {"page": page})
+
+
+@require_GET
+def follow_up_row(request: HtmxHttpRequest, contact_id: int) -> HttpResponse:
+    """An expanded row: call history, open deals and tasks, owner changes (also a page)."""
+    detail = follow_up_selectors.row_detail(user=request.user, contact_id=contact_id)
+    if detail is None:
+        raise Http404("No such lead in your follow-up table.")
+    template = "leads/follow_up_row.html" + ("#row-detail" if request.htmx else "")
+    return render(request, template, {"detail": detail})
+
+
+@require_POST
+def follow_up_reassign(request: HtmxHttpRequest) -> HttpResponse:
+    """A manager gives the ticked (or all filtered) leads to another setter; the table, cards and
+    panel then refresh themselves on the event."""
+    if not roles.is_manager(request.user):
+        raise PermissionDenied("Only managers reassign leads.")
+    form = ReassignForm(request.POST)
+    if not form.is_valid():
+        # htmx does not swap 4xx answers, so the form's message comes back with 200.
+        status = 200 if request.htmx else 400
+        return render(request, "leads/follow_up.html#reassign-result", {"form": form}, status=status)
+    data = form.cleaned_data
+    ids = follow_up_selectors.reassignable_contact_ids(
+        user=request.user,
+        params=form.filter_params,
+        contact_ids=data["contact"],
+        all_filtered=data["all_filtered"],
+    )
+    moved = leads_services.contacts_reassign(
+        contact_ids=ids, to_owner=data["to_owner"], changed_by=request.user
+    )
+    context = {"moved": moved, "to_owner": data["to_owner"], "selected": len(ids)}
+    response = render(request, "leads/follow_up.html#reassign-result", context)
+    response["HX-Trigger"] = FOLLOW_UP_CHANGED
+    return response

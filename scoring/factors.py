@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.db.models import Q
 
 from crm import timeutils
-from leads.models import PatternStatus, Zone
+from leads.models import OWNER_RECENTLY_CHANGED_DAYS, PatternStatus, Zone
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def _zone(zone: str) -> Callable[[FactorContext, Decimal | None], Q]:
 
 
 def _no_contact_at_least(ctx: FactorContext, threshold: Decimal | None) -> Q:
-    return Q(last_call_at__lt=timeutils.days_ago_boundary(int(_num(threshold, 14))))
+    return Q(last_call_at__lt=timeutils.days_ago_boundary(int(_num(threshold, 14)), at=ctx.now))
 
 
 def _risk_at_least(ctx: FactorContext, threshold: Decimal | None) -> Q:
@@ -38,11 +38,11 @@ def _risk_at_least(ctx: FactorContext, threshold: Decimal | None) -> Q:
 
 
 def _owner_changed_within(ctx: FactorContext, threshold: Decimal | None) -> Q:
-    return Q(owner_changed_at__gte=ctx.now - timedelta(days=_num(threshold, 7)))
+    return Q(owner_changed_at__gte=ctx.now - timedelta(days=_num(threshold, OWNER_RECENTLY_CHANGED_DAYS)))
 
 
 def _package_ending_within(ctx: FactorContext, threshold: Decimal | None) -> Q:
-    today = timeutils.business_today()
+    today = timeutils.business_today(at=ctx.now)
     return Q(package_end_date__gte=today, package_end_date__lte=today + timedelta(days=_num(threshold, 14)))
 
 
@@ -68,6 +68,17 @@ def _never_called(ctx: FactorContext, threshold: Decimal | None) -> Q:
 
 def _open_deal_over(ctx: FactorContext, threshold: Decimal | None) -> Q:
     return Q(open_deal_amount__gte=_num(threshold, 10_000))
+
+
+def _intervention_works(ctx: FactorContext, threshold: Decimal | None) -> Q:
+    # A client in a zone where some kind of intervention has succeeded at least `threshold` % of
+    # the time (SPEC S7: "WELLNESS_CHECK works 65% of the time for YELLOW clients") is worth
+    # reaching: the playbook for them is known to work. The zones are a subquery over the
+    # recorded outcomes, so they are as of the moment the queue is scored and cost no extra query.
+    # Imported here: calls.interventions uses the queue engine, which imports this module.
+    from calls.interventions import zones_where_interventions_work
+
+    return Q(health_zone__in=zones_where_interventions_work(min_rate=_num(threshold, 60)))
 
 
 def _always(ctx: FactorContext, threshold: Decimal | None) -> Q:
@@ -102,6 +113,7 @@ CONDITIONS: dict[str, Callable[[FactorContext, Decimal | None], Q]] = {
     "package_ending": _package_ending_within,
     "never_called": _never_called,
     "open_deal_value": _open_deal_over,
+    "intervention_works": _intervention_works,
 }
 
 # When the stronger factor holds, the weaker one of its pair does not count.
@@ -132,7 +144,11 @@ DEFAULTS = [
     FactorDefault("risk_75", "Predictive risk at least", "2", "75", "risk {risk}"),
     FactorDefault("risk_60", "Predictive risk at least", "1", "60", "risk {risk}"),
     FactorDefault(
-        "owner_changed", "Owner changed within (days)", "1.5", "7", "owner changed {owner_changed}"
+        "owner_changed",
+        "Owner changed within (days)",
+        "1.5",
+        str(OWNER_RECENTLY_CHANGED_DAYS),
+        "owner changed {owner_changed}",
     ),
     FactorDefault(
         "package_ending", "Package ends within (days)", "1", "14", "package ends in {package_days} days"
@@ -140,6 +156,13 @@ DEFAULTS = [
     FactorDefault("never_called", "Never called", "1.5", None, "never called"),
     FactorDefault(
         "open_deal_value", "Open deal worth at least (AED)", "1", "10000", "open deal AED {amount}"
+    ),
+    FactorDefault(
+        "intervention_works",
+        "An intervention type succeeds for the client's zone at least (% of outcomes)",
+        "1",
+        "60",
+        "interventions work for {zone} clients",
     ),
 ]
 assert {d.key for d in DEFAULTS} == set(CONDITIONS), "every condition needs a default row and vice versa"

@@ -40,3 +40,33 @@ class PriorityFactor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.weight:+})"
+
+
+class SnapshotSource(models.TextChoices):
+    LIVE = "live", "Taken that day"
+    BACKFILL = "backfill", "Rebuilt from health-score history"
+
+
+class RevenueAtRiskSnapshot(models.Model):
+    """Revenue at risk as it stood on one business day, for the dashboard's 7- and 30-day
+    trends. One row per day: the daily job overwrites today's row, and fills days it missed
+    from the health-score history (scoring.snapshots)."""
+
+    day = models.DateField(unique=True, help_text="Business day (settings.TIME_ZONE).")
+    revenue_at_risk = models.DecimalField(max_digits=14, decimal_places=2, help_text="AED")
+    clients_at_risk = models.PositiveIntegerField()
+    min_risk = models.PositiveSmallIntegerField(help_text="The risk threshold the figure used.")
+    source = models.CharField(max_length=8, choices=SnapshotSource.choices)
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day"]
+        get_latest_by = "day"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(revenue_at_risk__gte=0), name="snapshot_revenue_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day}: AED {self.revenue_at_risk:,.0f} at risk"

@@ -2,7 +2,9 @@
 
 A contact's raw score is the sum of the weights of the factors that hold for it, computed by the
 database as one expression over the contact's own columns (its call facts, current health and
-task/deal facts), so ordering 5,000 contacts costs one index scan and a sort, not 5,000 lookups.
+task/deal facts). Ten times it is stored in Contact.queue_score (scoring.services keeps it
+current) and indexed per owner, so the queue is an index walk that stops after a page; the same
+conditions, evaluated live for the rows shown, give each entry its reasons.
 Priority 1-10 is the raw score rounded and clamped; the 0-100 score keeps the finer order.
 """
 
@@ -10,13 +12,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
-from django.db.models import BooleanField, Case, ExpressionWrapper, FloatField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    ExpressionWrapper,
+    FloatField,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from crm import timeutils
-from leads.models import Contact
+from leads.models import FOLLOW_UP_STAGES, Contact
 from scoring.factors import CONDITIONS, SUPERSEDES, FactorContext
 from scoring.models import PriorityFactor
+
+# Who can be in a call queue at all; the rest have no queue score.
+QUEUE_WORKABLE = Q(
+    is_archived=False, merged_into__isnull=True, do_not_contact=False, lifecycle_stage__in=FOLLOW_UP_STAGES
+)
 
 URGENT_PRIORITY = 8  # "URGENT" reasons and the urgent card: priority >= 8
 HIGH_PRIORITY = 6  # "HIGH": 6-7
@@ -85,22 +101,28 @@ def annotate_priority(
     return queryset
 
 
-def count_by_priority(queryset: QuerySet[Contact], *, at_least: dict[str, float]) -> dict[str, int]:
-    """How many rows of an annotate_priority(..., flags=False) queryset there are in all
-    ("total") and at or above each named raw score, in one pass.
+def queue_score_expression(factors: list[Factor]):
+    """The stored queue score (Contact.queue_score) as one database expression: ten times the sum
+    of the weights that hold for a contact that can be worked, NULL for one that never appears in
+    a queue (archived, merged, do-not-contact, or in a stage nobody follows up)."""
+    points = [
+        Case(
+            When(f.condition, then=Value(round(f.weight * 10))), default=Value(0), output_field=IntegerField()
+        )
+        for f in factors
+    ]
+    total = _balanced_sum(points) if points else Value(0, output_field=IntegerField())
+    return Case(When(QUEUE_WORKABLE, then=total), default=Value(None), output_field=IntegerField())
 
-    The score is computed once per row in a subquery; an aggregate with FILTERs on the
-    annotation would make the database (and Django's compiler) repeat the whole expression per
-    filter.
-    """
-    sql, params = queryset.values_list("priority_raw").order_by().query.sql_with_params()
-    names = list(at_least)
-    counts = ", ".join("COALESCE(SUM(CASE WHEN q.priority_raw >= %s THEN 1 ELSE 0 END), 0)" for _ in names)
-    with connection.cursor() as cursor:
-        # The thresholds' placeholders come first in the text, so their values come first too.
-        cursor.execute(f"SELECT COUNT(*), {counts} FROM ({sql}) q", [*(at_least[n] for n in names), *params])
-        total, *values = cursor.fetchone()
-    return {"total": total, **dict(zip(names, values, strict=True))}
+
+def priority_from_score(score: int) -> int:
+    """1-10 from a stored queue score (ten times the raw score)."""
+    return priority_from_raw(score / 10)
+
+
+def score_minimum_for(priority: int) -> int:
+    """The smallest stored queue score that rounds to `priority` (for counting cards in SQL)."""
+    return round(raw_minimum_for(priority) * 10)
 
 
 def _balanced_sum(terms: list):
@@ -122,7 +144,7 @@ def reasons_for(contact: Contact, factors: list[Factor], *, now: datetime) -> li
         "days": timeutils.days_since(contact.last_call_at, at=now),
         "owner_days": owner_days,
         "owner_changed": _days_ago_phrase(owner_days),
-        "package_days": (contact.package_end_date - timeutils.business_today()).days
+        "package_days": (contact.package_end_date - timeutils.business_today(at=now)).days
         if contact.package_end_date
         else None,
         "hours": int((now - created).total_seconds() // 3600) if created else None,

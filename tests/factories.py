@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from calls.models import CallRecord, CallStatus, Channel, Direction, Intervention, InterventionType
 from leads.models import Contact, Deal, HealthScore, LifecycleStage, Owner, Task, Zone
+from scoring.services import queue_scores_refresh
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -43,6 +44,7 @@ class OwnerFactory(factory.django.DjangoModelFactory):
 class ContactFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contact
+        skip_postgeneration_save = True
 
     hubspot_id = factory.Sequence(lambda n: str(100000 + n))
     first_name = factory.Faker("first_name")
@@ -53,6 +55,14 @@ class ContactFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(OwnerFactory)
     lifecycle_stage = LifecycleStage.LEAD
     hs_created_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+
+    @factory.post_generation
+    def scored(self, create, extracted, **kwargs):
+        """Scored for the queue, as every service that writes a contact does. A test that then
+        changes the row behind the services' back re-scores with queue_scores_refresh."""
+        if create:
+            queue_scores_refresh([self.pk])
+            self.refresh_from_db(fields=["queue_score"])
 
 
 class CallRecordFactory(factory.django.DjangoModelFactory):

@@ -19,6 +19,7 @@ from leads.demo.records import HUBSPOT_ID_BASES
 from leads.demo.rows import FIELDS, TABLES, Chunk
 from leads.demo.storage import TableWriter, next_id, sequences_reset, tables_analyze
 from leads.models import Contact, Deal, HealthScore, Owner, OwnerChange, Task
+from scoring.services import queue_scores_refresh
 
 MODELS = {
     "contact": Contact,
@@ -119,6 +120,10 @@ def world_build(
     stats.write_seconds["analyze"] = time.perf_counter() - finishing
     # Owners' usual calling days are derived by the hourly job; derive them now, from the same "now".
     owner_rhythms_refresh(now=now)
+    # Every contact's queue priority, as the five-minute job keeps it (after ANALYZE: one UPDATE).
+    scoring = time.perf_counter()
+    queue_scores_refresh(now=now)
+    stats.write_seconds["queue scores"] = time.perf_counter() - scoring
     stats.total_seconds = time.perf_counter() - started
     return stats
 

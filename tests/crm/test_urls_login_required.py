@@ -16,6 +16,8 @@ from django.urls.resolvers import RoutePattern
 ALLOWED_ANONYMOUS = {"healthz", "login", "admin:login"}
 # JSON API: a session or a bearer token; anyone else gets 401 JSON, never a login page.
 TOKEN_AUTH_API = {"api-leads-needing-action", "api-schema"}
+# Webhooks from outside: authenticated by the sender's signature; unsigned requests get 401 JSON.
+SIGNED_WEBHOOKS = {"hubspot-webhook"}
 
 SAMPLE_BY_CONVERTER = {
     converters.IntConverter: "1",
@@ -64,17 +66,20 @@ def _walk(resolver: URLResolver, prefix: str = "", namespace: str = ""):
 
 URLS = list(_walk(get_resolver()))
 PROTECTED = [
-    (path, pattern) for path, name, pattern in URLS if name not in ALLOWED_ANONYMOUS | TOKEN_AUTH_API
+    (path, pattern)
+    for path, name, pattern in URLS
+    if name not in ALLOWED_ANONYMOUS | TOKEN_AUTH_API | SIGNED_WEBHOOKS
 ]
 ALLOWED = [path for path, name, _ in URLS if name in ALLOWED_ANONYMOUS]
 API = [path for path, name, _ in URLS if name in TOKEN_AUTH_API]
+WEBHOOKS = [path for path, name, _ in URLS if name in SIGNED_WEBHOOKS]
 
 
 def test_url_walk_finds_the_app_and_admin_urls():
     paths = {path for path, _, _ in URLS}
     assert {"/", "/login/", "/logout/", "/healthz/", "/admin/", "/admin/leads/contact/x/change/"} <= paths
     names = {name for _, name, _ in URLS}
-    assert names >= ALLOWED_ANONYMOUS | TOKEN_AUTH_API, "a stale entry in an allow-list"
+    assert names >= ALLOWED_ANONYMOUS | TOKEN_AUTH_API | SIGNED_WEBHOOKS, "a stale entry in an allow-list"
 
 
 @pytest.mark.parametrize(("path", "pattern"), PROTECTED, ids=[path for path, _ in PROTECTED])
@@ -107,3 +112,12 @@ def test_api_url_answers_anonymous_with_401(client, path):
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("path", WEBHOOKS)
+@pytest.mark.django_db
+def test_webhook_url_answers_unsigned_requests_with_401(client, path):
+    response = client.post(path, data=b"[]", content_type="application/json")
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"

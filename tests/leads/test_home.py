@@ -1,4 +1,5 @@
-"""The home page: today's figures for what the user may see, on the business day in Dubai."""
+"""The home page: a setter's own day (today's figures on the business day in Dubai, their queue);
+managers get the dashboard instead (tests/leads/test_dashboard_views.py)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,7 +7,7 @@ import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
+from pytest_django.asserts import assertContains, assertNotContains, assertRedirects, assertTemplateUsed
 
 from calls.models import CallOutcome, CallStatus, Channel, Direction
 from calls.services import call_log
@@ -20,8 +21,10 @@ pytestmark = pytest.mark.django_db
 JUST_AFTER_DUBAI_MIDNIGHT = datetime(2026, 3, 2, 20, 30, tzinfo=UTC)
 # 23:50 on 3 March in Dubai; 00:10 Dubai that morning was 2 March in UTC.
 JUST_BEFORE_DUBAI_MIDNIGHT = datetime(2026, 3, 3, 19, 50, tzinfo=UTC)
-# Session, user, the user's groups, (a setter's Owner,) stage counts, today's call aggregate.
-QUERY_BUDGET = 6
+# Session, user, the user's groups, the setter's Owner, stage counts, today's call aggregate;
+# the queue's factors, entries, counts and "contacted today"; this week's bookings and the
+# owner's target; open interventions.
+QUERY_BUDGET = 14
 
 
 @pytest.fixture(autouse=True)
@@ -128,7 +131,8 @@ def test_home_shows_the_setters_figures(setter_client, setter, other_setter):
     response = setter_client.get("/")
 
     assert response.status_code == 200
-    assert response.context["figures"] == home_figures(user=setter)
+    assert response.context["day"].figures == home_figures(user=setter)
+    assertTemplateUsed(response, "leads/home.html")
     assertContains(response, '<span data-testid="scope-label">Sam Setter</span>', html=True)
     assertContains(response, '<span class="stat__value" data-testid="calls-today">3</span>', html=True)
     assertContains(response, '<tr><th scope="row">SQL</th><td class="num">1</td></tr>', html=True)
@@ -138,13 +142,14 @@ def test_home_shows_the_setters_figures(setter_client, setter, other_setter):
 
 
 @time_machine.travel(datetime(2026, 3, 3, 10, 0, tzinfo=UTC), tick=False)
-def test_home_shows_all_owners_and_admin_link_to_a_manager(manager_client, setter, other_setter):
+def test_home_shows_the_dashboard_and_admin_link_to_a_manager(manager_client, setter, other_setter):
     _world(setter, other_setter)
 
     response = manager_client.get("/")
 
+    assertTemplateUsed(response, "leads/dashboard.html")
     assertContains(response, '<span data-testid="scope-label">All owners</span>', html=True)
-    assertContains(response, '<span class="stat__value" data-testid="calls-today">4</span>', html=True)
+    assertContains(response, '<strong data-testid="bookings-week">2</strong>', html=True)
     assertContains(
         response, '<span class="badge badge--role" data-testid="user-role">Manager</span>', html=True
     )
@@ -178,11 +183,11 @@ def test_home_rejects_post(setter_client):
 
 
 def test_home_query_count_does_not_grow_with_rows(
-    manager_client, setter, other_setter, django_assert_max_num_queries
+    setter_client, setter, other_setter, django_assert_max_num_queries
 ):
     def queries_for_home() -> int:
         with CaptureQueriesContext(connection) as captured:
-            assert manager_client.get("/").status_code == 200
+            assert setter_client.get("/").status_code == 200
         return len(captured)
 
     ContactFactory(owner=setter.owner)
@@ -192,5 +197,5 @@ def test_home_query_count_does_not_grow_with_rows(
             CallRecordFactory(contact=ContactFactory(owner=owner, lifecycle_stage=stage))
 
     with django_assert_max_num_queries(QUERY_BUDGET):
-        manager_client.get("/")
+        setter_client.get("/")
     assert queries_for_home() == small

@@ -99,7 +99,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {table:<13} {rows:>10,} rows  written in {seconds:6.1f}s {rate}")
         self.stdout.write(
             f"Generated in {stats.generate_seconds:.1f}s, committed in {stats.commit_seconds:.1f}s, "
-            f"statistics refreshed in {stats.write_seconds.get('analyze', 0.0):.1f}s; {total_rows:,} rows in "
+            f"statistics refreshed in {stats.write_seconds.get('analyze', 0.0):.1f}s, queue priorities "
+            f"scored in {stats.write_seconds.get('queue scores', 0.0):.1f}s; {total_rows:,} rows in "
             f"{stats.total_seconds:.1f}s ({total_rows / max(stats.total_seconds, 1e-9):,.0f} rows/s)."
         )
         for username in logins.created:

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from campaigns import views
+
+urlpatterns = [
+    path("replenishment/", views.replenishment, name="replenishment"),
+    path("replenishment/run/", views.replenishment_run_now, name="replenishment-run"),
+    path("replenishment/assign/", views.assign_waiting_now, name="replenishment-assign"),
+]

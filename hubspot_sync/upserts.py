@@ -1,0 +1,584 @@
+"""Storing one page of HubSpot records: batch upserts keyed by HubSpot id.
+
+Each `*_store` takes a page of records (up to a few hundred), reads what we already have in one
+query, and writes only what differs: bulk_create for new rows, bulk_update of the changed
+fields for the rest. Storing the same page twice therefore changes nothing the second time
+(counted as unchanged). The caller runs each page in one transaction and then rebuilds the
+facts of the contacts it touched (`BatchResult.contact_ids`).
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+
+from django.conf import settings
+
+from calls.models import CallRecord, CallSource, Intervention, InterventionStatus, InterventionType
+from crm import timeutils
+from hubspot_sync import mapping
+from hubspot_sync.client import HubSpotClient
+from leads.models import Contact, Deal, Owner, OwnerChange, OwnerChangeSource, Task
+from leads.services import contact_set_phones
+
+logger = logging.getLogger(__name__)
+
+# A HubSpot call this close in time to a call logged here (same contact and direction) is that
+# call coming back from HubSpot, not a second call.
+SAME_CALL_WINDOW = timedelta(minutes=2)
+
+
+@dataclass
+class BatchResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    owner_changes: int = 0
+    # Contacts whose facts (calls, deals, tasks) changed, and contacts whose own fields changed
+    # (their queue score may move; their facts did not).
+    contact_ids: set[int] = field(default_factory=set)
+    scored_ids: set[int] = field(default_factory=set)
+
+
+class SyncContext:
+    """What one run needs besides the records: the client, lookups fetched once per run
+    (deal stages, call outcome labels), the owner id cache and how owner changes are labelled."""
+
+    def __init__(self, client: HubSpotClient, *, source: str = OwnerChangeSource.SYNC) -> None:
+        self.client = client
+        self.source = source
+        self._owner_pks: dict[str, int] = {}
+
+    @cached_property
+    def stages(self) -> dict[tuple[str, str], mapping.Stage]:
+        return mapping.stages_from_pipelines(self.client.pipelines("deals"))
+
+    @cached_property
+    def dispositions(self) -> dict[str, str]:
+        labels = dict(mapping.DEFAULT_DISPOSITIONS)
+        for option in self.client.property_options("calls", "hs_call_disposition"):
+            if option.get("value"):
+                labels[str(option["value"])] = str(option.get("label") or "")
+        return labels
+
+    def owner_pks(self, hubspot_ids: Iterable[str]) -> dict[str, int]:
+        """Our Owner pk per HubSpot owner id. An owner the owners sync has not brought yet gets a
+        placeholder row (filled in by the next owners sync) so no record loses its owner."""
+        wanted = {i for i in hubspot_ids if i} - self._owner_pks.keys()
+        if wanted:
+            known = dict(Owner.objects.filter(hubspot_id__in=wanted).values_list("hubspot_id", "pk"))
+            missing = wanted - known.keys()
+            if missing:
+                Owner.objects.bulk_create(
+                    [Owner(hubspot_id=i) for i in sorted(missing)], ignore_conflicts=True
+                )
+                known = dict(Owner.objects.filter(hubspot_id__in=wanted).values_list("hubspot_id", "pk"))
+            self._owner_pks.update(known)
+        return self._owner_pks
+
+    def forget_owners(self) -> None:
+        self._owner_pks.clear()
+
+
+def _unique(records: list[dict]) -> list[dict]:
+    # A page may repeat a record (overlapping windows); the last copy is the newest.
+    return list({str(r["id"]): r for r in records}.values())
+
+
+def _apply(instance, values: dict) -> set[str]:
+    """Set the values on the instance; the names of the fields that changed."""
+    changed = set()
+    for name, value in values.items():
+        if getattr(instance, name) != value:
+            setattr(instance, name, value)
+            changed.add(name)
+    return changed
+
+
+# --- owners -----------------------------------------------------------------------------
+def owners_store(ctx: SyncContext, records: list[dict]) -> BatchResult:
+    result = BatchResult()
+    records = _unique(records)
+    existing = {o.hubspot_id: o for o in Owner.objects.filter(hubspot_id__in=[str(r["id"]) for r in records])}
+    to_create, to_update, fields = [], [], set()
+    for record in records:
+        values = mapping.owner_fields(record)
+        owner = existing.get(str(record["id"]))
+        if owner is None:
+            to_create.append(Owner(hubspot_id=str(record["id"]), **values))
+            continue
+        changed = _apply(owner, values)
+        if changed:
+            to_update.append(owner)
+            fields |= changed
+        else:
+            result.unchanged += 1
+    Owner.objects.bulk_create(to_create)
+    if to_update:
+        Owner.objects.bulk_update(to_update, sorted(fields | {"updated_at"}))
+    result.created, result.updated = len(to_create), len(to_update)
+    ctx.forget_owners()
+    return result
+
+
+# --- contacts ---------------------------------------------------------------------------
+_CONTACT_COMPARED = [
+    "first_name",
+    "last_name",
+    "email",
+    "city",
+    "lifecycle_stage",
+    "lead_status",
+    "lead_source",
+    "hs_created_at",
+    "hs_updated_at",
+    "is_archived",
+    "phone",
+    "phone_is_valid",
+    "mobile",
+    "mobile_is_valid",
+    "owner_id",
+    "owner_changed_at",
+    "merged_into_id",
+    "hubspot_id",
+]
+
+
+def _contact_values(record: dict, owner_pks: dict[str, int]) -> dict:
+    values = mapping.contact_fields(record)
+    phones = Contact()
+    p = mapping.props(record)
+    contact_set_phones(phones, phone=mapping.text(p.get("phone")), mobile=mapping.text(p.get("mobilephone")))
+    values.update(
+        phone=phones.phone,
+        phone_is_valid=phones.phone_is_valid,
+        mobile=phones.mobile,
+        mobile_is_valid=phones.mobile_is_valid,
+        owner_id=owner_pks.get(mapping.owner_id_of(record)),
+    )
+    return values
+
+
+def contacts_store(ctx: SyncContext, records: list[dict]) -> BatchResult:
+    """Upsert contacts; record owner changes (from property history, and from the diff with
+    what we had); point merged-away contacts, their calls, deals and tasks at the survivor."""
+    result = BatchResult()
+    records = _unique(records)
+    ids = [str(r["id"]) for r in records]
+    existing = {c.hubspot_id: c for c in Contact.objects.filter(hubspot_id__in=ids).only(*_CONTACT_COMPARED)}
+    owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
+    to_create, to_update, fields = [], [], set()
+    moved: dict[str, int | None] = {}  # hubspot id -> the owner it had here before this page
+    for record in records:
+        hubspot_id = str(record["id"])
+        values = _contact_values(record, owner_pks)
+        contact = existing.get(hubspot_id)
+        if contact is None:
+            to_create.append(Contact(hubspot_id=hubspot_id, **values))
+            continue
+        before = contact.owner_id
+        changed = _apply(contact, values)
+        if "owner_id" in changed:
+            moved[hubspot_id] = before
+        if changed:
+            to_update.append(contact)
+            fields |= changed
+        else:
+            result.unchanged += 1
+    Contact.objects.bulk_create(to_create)
+    if to_update:
+        Contact.objects.bulk_update(to_update, sorted(fields | {"updated_at"}))
+    result.created, result.updated = len(to_create), len(to_update)
+    stored = {c.hubspot_id: c for c in [*to_create, *to_update]} | existing
+    result.scored_ids |= {c.pk for c in [*to_create, *to_update]}
+    result.owner_changes = _owner_changes_record(ctx, records, stored, moved)
+    result.contact_ids |= _merges_apply(records, stored)
+    return result
+
+
+def _owner_changes_record(
+    ctx: SyncContext, records: list[dict], stored: dict[str, Contact], moved: dict[str, int | None]
+) -> int:
+    """One OwnerChange per change, whichever way it is seen: HubSpot's hubspot_owner_id history
+    when the record carries it (full sync) or is read for the contacts whose owner differs from
+    ours; the diff itself when HubSpot has no history entry for it. The unique constraint on
+    (contact, changed_at, to_owner) makes a change seen again, by any run, a no-op."""
+    with_history = {str(r["id"]): r for r in records if mapping.has_owner_history(r)}
+    need_history = [i for i in moved if i not in with_history]
+    if need_history:
+        for record in ctx.client.batch_read(
+            "contacts",
+            need_history,
+            properties=[mapping.OWNER_PROPERTY],
+            properties_with_history=[mapping.OWNER_PROPERTY],
+        ):
+            with_history[str(record["id"])] = record
+    transitions = {i: mapping.owner_transitions(r) for i, r in with_history.items() if i in stored}
+    owner_pks = ctx.owner_pks(
+        owner for ts in transitions.values() for t in ts for owner in (t.from_owner, t.to_owner)
+    )
+    changes = []
+    for hubspot_id, contact_transitions in transitions.items():
+        contact = stored[hubspot_id]
+        for t in contact_transitions:
+            changes.append(
+                OwnerChange(
+                    contact_id=contact.pk,
+                    from_owner_id=owner_pks.get(t.from_owner),
+                    to_owner_id=owner_pks.get(t.to_owner),
+                    changed_at=t.at,
+                    source=ctx.source,
+                    note=f"HubSpot owner history ({t.source_type or 'unknown source'})",
+                )
+            )
+    for hubspot_id, before in moved.items():
+        contact = stored[hubspot_id]
+        seen = any(owner_pks.get(t.to_owner) == contact.owner_id for t in transitions.get(hubspot_id, []))
+        if not seen:
+            changes.append(
+                OwnerChange(
+                    contact_id=contact.pk,
+                    from_owner_id=before,
+                    to_owner_id=contact.owner_id,
+                    changed_at=contact.hs_updated_at or timeutils.now(),
+                    source=ctx.source,
+                    note="Owner differs from the last sync (no HubSpot history entry)",
+                )
+            )
+    if not changes:
+        return 0
+    # The unique constraint cannot see a repeat of a change to "unassigned" (NULLs differ), so
+    # repeats are filtered here; the constraint still settles a race between two runs.
+    known = set(
+        OwnerChange.objects.filter(contact_id__in={c.contact_id for c in changes}).values_list(
+            "contact_id", "changed_at", "to_owner_id"
+        )
+    )
+    fresh = {}
+    for change in changes:
+        fresh.setdefault((change.contact_id, change.changed_at, change.to_owner_id), change)
+    changes = [c for key, c in fresh.items() if key not in known]
+    if changes:
+        OwnerChange.objects.bulk_create(changes, ignore_conflicts=True)
+    latest: dict[int, tuple] = {}
+    for change in changes:
+        current = latest.get(change.contact_id)
+        if current is None or change.changed_at > current[0]:
+            latest[change.contact_id] = (change.changed_at, change.to_owner_id)
+    # "Recently assigned" reads owner_changed_at: the newest change wins, never an older one.
+    moved_later = []
+    for contact in Contact.objects.filter(pk__in=latest).only("pk", "owner_changed_at"):
+        at = latest[contact.pk][0]
+        if contact.owner_changed_at is None or contact.owner_changed_at < at:
+            contact.owner_changed_at = at
+            moved_later.append(contact)
+    Contact.objects.bulk_update(moved_later, ["owner_changed_at"])
+    _introductions_open(ctx, [stored[i] for i in moved])
+    return len(changes)
+
+
+def _introductions_open(ctx: SyncContext, contacts: list[Contact]) -> None:
+    """A NEW_OWNER_INTRODUCTION for each contact that just moved to a new owner (when configured).
+    An open one already there is handed to the new owner instead of opening a second."""
+    if not settings.HUBSPOT_OWNER_CHANGE_INTERVENTION:
+        return
+    contacts = [c for c in contacts if c.owner_id and not c.is_archived and c.merged_into_id is None]
+    if not contacts:
+        return
+    now = timeutils.now()
+    open_statuses = [InterventionStatus.OPEN, InterventionStatus.IN_PROGRESS]
+    for contact in contacts:
+        Intervention.objects.filter(
+            contact_id=contact.pk,
+            intervention_type=InterventionType.NEW_OWNER_INTRODUCTION,
+            status__in=open_statuses,
+        ).exclude(owner_id=contact.owner_id).update(owner_id=contact.owner_id)
+    zones = dict(Contact.objects.filter(pk__in=[c.pk for c in contacts]).values_list("pk", "health_zone"))
+    Intervention.objects.bulk_create(
+        [
+            Intervention(
+                contact_id=c.pk,
+                intervention_type=InterventionType.NEW_OWNER_INTRODUCTION,
+                owner_id=c.owner_id,
+                zone_at_creation=zones.get(c.pk, ""),
+                created_at=now,
+                notes="Owner changed in HubSpot: introduce the new owner.",
+            )
+            for c in contacts
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _merges_apply(records: list[dict], stored: dict[str, Contact]) -> set[int]:
+    """Merged-away contacts point at their survivor and hand it their calls, deals and tasks.
+    Returns the contacts whose facts changed."""
+    survivor_of = {m: stored[str(r["id"])].pk for r in records for m in mapping.merged_ids(r)}
+    if not survivor_of:
+        return set()
+    affected = set()
+    merged = Contact.objects.filter(hubspot_id__in=survivor_of).values_list(
+        "pk", "hubspot_id", "merged_into_id"
+    )
+    for pk, hubspot_id, merged_into_id in merged:
+        survivor = survivor_of[hubspot_id]
+        if pk == survivor:
+            continue
+        if merged_into_id != survivor:
+            Contact.objects.filter(pk=pk).update(merged_into_id=survivor)
+        moved = (
+            CallRecord.objects.filter(contact_id=pk).update(contact_id=survivor)
+            + Deal.objects.filter(contact_id=pk).update(contact_id=survivor)
+            + Task.objects.filter(contact_id=pk).update(contact_id=survivor)
+        )
+        if moved or merged_into_id != survivor:
+            affected |= {pk, survivor}
+    return affected
+
+
+# --- records associated with contacts ----------------------------------------------------
+def _contact_of(
+    ctx: SyncContext, object_type: str, records: list[dict], inline: bool
+) -> dict[str, int | None]:
+    """Our contact pk per record, from its contact associations (the lowest HubSpot id when there
+    are several, so the choice is stable); a merged-away contact gives way to its survivor.
+    `inline`: the records came from a list call that embedded their associations."""
+    hubspot_contacts: dict[str, list[str]] = {}
+    if inline:
+        for r in records:
+            results = ((r.get("associations") or {}).get("contacts") or {}).get("results") or []
+            hubspot_contacts[str(r["id"])] = [str(a["id"]) for a in results]
+    else:
+        hubspot_contacts = ctx.client.associations(object_type, "contacts", [str(r["id"]) for r in records])
+    wanted = {c for cs in hubspot_contacts.values() for c in cs}
+    pks = {
+        hubspot_id: merged_into or pk
+        for hubspot_id, pk, merged_into in Contact.objects.filter(hubspot_id__in=wanted).values_list(
+            "hubspot_id", "pk", "merged_into_id"
+        )
+    }
+    chosen = {}
+    for record_id, contact_ids in hubspot_contacts.items():
+        known = sorted((c for c in contact_ids if c in pks), key=lambda c: (len(c), c))
+        chosen[record_id] = pks[known[0]] if known else None
+    return chosen
+
+
+_DEAL_COMPARED = [
+    "hubspot_id",
+    "contact_id",
+    "owner_id",
+    "name",
+    "pipeline",
+    "pipeline_label",
+    "stage",
+    "stage_label",
+    "amount",
+    "close_date",
+    "is_closed",
+    "is_won",
+    "hs_created_at",
+    "hs_updated_at",
+    "stage_entered_at",
+    "is_archived",
+]
+
+
+def deals_store(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> BatchResult:
+    result = BatchResult()
+    records = _unique(records)
+    contact_of = _contact_of(ctx, "deals", records, inline_associations)
+    owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
+    existing = {
+        d.hubspot_id: d
+        for d in Deal.objects.filter(hubspot_id__in=[str(r["id"]) for r in records]).only(*_DEAL_COMPARED)
+    }
+    to_create, to_update, fields = [], [], set()
+    for record in records:
+        hubspot_id = str(record["id"])
+        values = mapping.deal_fields(record, ctx.stages)
+        values.update(
+            contact_id=contact_of.get(hubspot_id), owner_id=owner_pks.get(mapping.owner_id_of(record))
+        )
+        deal = existing.get(hubspot_id)
+        entered = mapping.deal_stage_entered_at(record)
+        if deal is None:
+            values["stage_entered_at"] = entered or values["hs_updated_at"]
+            to_create.append(Deal(hubspot_id=hubspot_id, **values))
+            result.contact_ids.add(values["contact_id"])
+            continue
+        # Without HubSpot's "entered current stage" date, a stage change is dated by the modification.
+        values["stage_entered_at"] = entered or (
+            deal.stage_entered_at if deal.stage == values["stage"] else values["hs_updated_at"]
+        )
+        before_contact = deal.contact_id
+        changed = _apply(deal, values)
+        if changed:
+            to_update.append(deal)
+            fields |= changed
+            result.contact_ids |= {before_contact, deal.contact_id}
+        else:
+            result.unchanged += 1
+    Deal.objects.bulk_create(to_create)
+    if to_update:
+        Deal.objects.bulk_update(to_update, sorted(fields | {"updated_at"}))
+    result.created, result.updated = len(to_create), len(to_update)
+    result.contact_ids.discard(None)
+    return result
+
+
+_CALL_COMPARED = [
+    "contact_id",
+    "owner_id",
+    "status",
+    "outcome",
+    "direction",
+    "started_at",
+    "duration_seconds",
+    "notes",
+    "source",
+    "external_id",
+]
+
+
+def calls_store(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> BatchResult:
+    """Upsert HubSpot calls keyed by (source=hubspot, external_id=HubSpot id). A call logged here
+    that comes back from HubSpot (same contact and direction, within SAME_CALL_WINDOW) is that
+    call, not a second one: it is left as logged."""
+    result = BatchResult()
+    records = [r for r in _unique(records) if not r.get("archived")]
+    contact_of = _contact_of(ctx, "calls", records, inline_associations)
+    owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
+    existing = {
+        c.external_id: c
+        for c in CallRecord.objects.filter(
+            source=CallSource.HUBSPOT, external_id__in=[str(r["id"]) for r in records]
+        ).only("id", *_CALL_COMPARED)
+    }
+    dispositions = ctx.dispositions
+    incoming = []
+    for record in records:
+        hubspot_id = str(record["id"])
+        contact_id = contact_of.get(hubspot_id)
+        values = mapping.call_fields(record, dispositions)
+        if contact_id is None or values["started_at"] is None:
+            # CallRecord needs a contact: a call with no known contact cannot count for anyone.
+            result.skipped += 1
+            logger.info(
+                "hubspot.call_skipped", extra={"hubspot_id": hubspot_id, "reason": "no contact or time"}
+            )
+            continue
+        values.update(contact_id=contact_id, owner_id=owner_pks.get(mapping.owner_id_of(record)))
+        incoming.append((hubspot_id, values))
+    local = _local_calls(incoming, existing)
+    to_create, to_update, fields = [], [], set()
+    for hubspot_id, values in incoming:
+        call = existing.get(hubspot_id)
+        if call is None:
+            if _logged_here(local, values):
+                result.unchanged += 1
+                continue
+            to_create.append(CallRecord(source=CallSource.HUBSPOT, external_id=hubspot_id, **values))
+            result.contact_ids.add(values["contact_id"])
+            continue
+        before_contact = call.contact_id
+        changed = _apply(call, values)
+        if changed:
+            to_update.append(call)
+            fields |= changed
+            result.contact_ids |= {before_contact, call.contact_id}
+        else:
+            result.unchanged += 1
+    CallRecord.objects.bulk_create(to_create)
+    if to_update:
+        CallRecord.objects.bulk_update(to_update, sorted(fields))
+    result.created, result.updated = len(to_create), len(to_update)
+    return result
+
+
+def _local_calls(incoming: list[tuple[str, dict]], existing: dict) -> dict[int, list[tuple]]:
+    new = [v for i, v in incoming if i not in existing]
+    if not new:
+        return {}
+    earliest = min(v["started_at"] for v in new) - SAME_CALL_WINDOW
+    latest = max(v["started_at"] for v in new) + SAME_CALL_WINDOW
+    rows = (
+        CallRecord.objects.filter(
+            contact_id__in={v["contact_id"] for v in new}, started_at__range=(earliest, latest)
+        )
+        .exclude(source=CallSource.HUBSPOT)
+        .values_list("contact_id", "direction", "started_at")
+    )
+    by_contact: dict[int, list[tuple]] = {}
+    for contact_id, direction, started_at in rows:
+        by_contact.setdefault(contact_id, []).append((direction, started_at))
+    return by_contact
+
+
+def _logged_here(local: dict[int, list[tuple]], values: dict) -> bool:
+    return any(
+        direction == values["direction"] and abs(started_at - values["started_at"]) <= SAME_CALL_WINDOW
+        for direction, started_at in local.get(values["contact_id"], [])
+    )
+
+
+_TASK_COMPARED = [
+    "hubspot_id",
+    "contact_id",
+    "owner_id",
+    "subject",
+    "task_type",
+    "due_at",
+    "status",
+    "completed_at",
+    "hs_updated_at",
+    "is_archived",
+]
+
+
+def tasks_store(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> BatchResult:
+    result = BatchResult()
+    records = _unique(records)
+    contact_of = _contact_of(ctx, "tasks", records, inline_associations)
+    owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
+    existing = {
+        t.hubspot_id: t
+        for t in Task.objects.filter(hubspot_id__in=[str(r["id"]) for r in records]).only(*_TASK_COMPARED)
+    }
+    to_create, to_update, fields = [], [], set()
+    for record in records:
+        hubspot_id = str(record["id"])
+        values = mapping.task_fields(record)
+        values.update(
+            contact_id=contact_of.get(hubspot_id), owner_id=owner_pks.get(mapping.owner_id_of(record))
+        )
+        task = existing.get(hubspot_id)
+        if task is None:
+            to_create.append(Task(hubspot_id=hubspot_id, **values))
+            result.contact_ids.add(values["contact_id"])
+            continue
+        before_contact = task.contact_id
+        changed = _apply(task, values)
+        if changed:
+            to_update.append(task)
+            fields |= changed
+            result.contact_ids |= {before_contact, task.contact_id}
+        else:
+            result.unchanged += 1
+    Task.objects.bulk_create(to_create)
+    if to_update:
+        Task.objects.bulk_update(to_update, sorted(fields | {"updated_at"}))
+    result.created, result.updated = len(to_create), len(to_update)
+    result.contact_ids.discard(None)
+    return result
+
+
+STORES = {
+    "owners": owners_store,
+    "contacts": contacts_store,
+    "deals": deals_store,
+    "calls": calls_store,
+    "tasks": tasks_store,
+}

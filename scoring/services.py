@@ -1,0 +1,53 @@
+"""Writes for scoring: keeping each contact's call-queue score current.
+
+The queue sorts by `Contact.queue_score`, so it must follow every change of what the factors
+read. The services that change a contact's facts (a call logged, a snooze, a reassignment, a new
+health score, a sync or facts rebuild, a new lead) refresh that contact's score in their own
+transaction; a job every few minutes refreshes everyone, for the factors that change with time
+alone (a lead turning 24 hours old, 7 days passing without contact, a snooze running out); and
+changing a factor's weight in the admin refreshes everyone at once.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from crm import timeutils
+from leads.models import Contact
+from scoring.priority import factors_active, queue_score_expression
+
+_IDS_CHUNK = 5000  # below SQLite's bound-parameter limit
+
+
+def queue_scores_refresh(contact_ids: Iterable[int] | None = None, *, now: datetime | None = None) -> int:
+    """Recompute the queue score of the given contacts (of every contact when None) and write
+    only the rows whose score changed, so a refresh that finds nothing new writes nothing.
+    Returns how many rows changed."""
+    now = now or timeutils.now()
+    score = queue_score_expression(factors_active(now=now))
+    if contact_ids is None:
+        with transaction.atomic():
+            return _write_scores(Contact.objects.all(), score)
+    ids = list(contact_ids)
+    changed = 0
+    with transaction.atomic():
+        for start in range(0, len(ids), _IDS_CHUNK):
+            changed += _write_scores(Contact.objects.filter(pk__in=ids[start : start + _IDS_CHUNK]), score)
+    return changed
+
+
+def _write_scores(contacts, score) -> int:
+    # One UPDATE ... FROM over the scored rows: the factors read the contact's snooze (a join),
+    # and Django's QuerySet.update() accepts no joined references.
+    scored = contacts.annotate(new_score=score).values("pk", "new_score").order_by()
+    sql, params = scored.query.sql_with_params()
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET queue_score = scored.new_score FROM ({sql}) AS scored "
+            f"WHERE {table}.id = scored.pk AND {table}.queue_score {differs} scored.new_score",
+            params,
+        )
+        return cursor.rowcount

@@ -1,0 +1,181 @@
+"""POST /hooks/hubspot/: v3 signature, dedup of repeated deliveries, re-fetch of changed records."""
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+
+from hubspot_sync import services
+from hubspot_sync.models import WebhookEvent
+from hubspot_sync.signatures import signature_v3
+from leads.models import Contact, Deal, OwnerChange, OwnerChangeSource
+from tests.hubspot_sync.conftest import T0
+from tests.hubspot_sync.world import portal
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
+URL = "http://testserver/hooks/hubspot/"
+
+
+@pytest.fixture(autouse=True)
+def _secret(settings):
+    settings.HUBSPOT_CLIENT_SECRET = SECRET
+    settings.HUBSPOT_WEBHOOK_URL = ""
+
+
+def _event(event_id=1, object_id=101, kind="contact.propertyChange", occurred=None, **extra):
+    return {
+        "eventId": event_id,
+        "subscriptionId": 25,
+        "portalId": 33,
+        "appId": 1160452,
+        "occurredAt": occurred or int(time.time() * 1000),
+        "subscriptionType": kind,
+        "attemptNumber": 0,
+        "objectId": object_id,
+        "propertyName": "hubspot_owner_id",
+        "propertyValue": "12",
+        "changeSource": "CRM_UI",
+        **extra,
+    }
+
+
+def _post(client, events, *, secret=SECRET, timestamp=None, signature=None, url=URL):
+    body = json.dumps(events).encode()
+    timestamp = str(timestamp if timestamp is not None else int(time.time() * 1000))
+    signature = signature or signature_v3(
+        secret=secret, method="POST", url=url, body=body, timestamp=timestamp
+    )
+    return client.post(
+        "/hooks/hubspot/",
+        data=body,
+        content_type="application/json",
+        headers={"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": timestamp},
+    )
+
+
+def test_signature_matches_the_documented_v3_vector():
+    # the reference's self-made vector: POST + URL + the v1 doc body + timestamp
+    body = (
+        b'[{"eventId":1,"subscriptionId":12345,"portalId":62515,"occurredAt":1564113600000,'
+        b'"subscriptionType":"contact.creation","attemptNumber":0,"objectId":123,"changeSource":"CRM",'
+        b'"changeFlag":"NEW","appId":54321}]'
+    )
+    signature = signature_v3(
+        secret=SECRET,
+        method="POST",
+        url="https://crm.example.com/hooks/hubspot/",
+        body=body,
+        timestamp="1700000000000",
+    )
+    assert signature == "4bVjvKwj6mov9pN8ERh+tQ6ax1fgfqPdgKBLiMnJIZQ="
+
+
+def test_a_signed_delivery_is_stored_and_answered_at_once(client):
+    response = _post(client, [_event(1), _event(2, object_id=102)])
+    assert response.status_code == 200
+    assert response.json() == {"received": 2, "new": 2}
+    assert WebhookEvent.objects.filter(processed_at__isnull=True).count() == 2
+
+
+def test_a_bad_signature_is_rejected_with_401(client):
+    response = _post(client, [_event()], signature="bm90IHRoZSBzaWduYXR1cmU=")
+    assert response.status_code == 401
+    assert "does not match" in response.json()["error"]
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_delivery_signed_with_another_secret_is_rejected(client):
+    assert _post(client, [_event()], secret="someone-else").status_code == 401
+
+
+def test_a_stale_timestamp_is_rejected_even_with_a_good_signature(client):
+    six_minutes_ago = int((time.time() - 360) * 1000)
+    response = _post(client, [_event()], timestamp=six_minutes_ago)
+    assert response.status_code == 401
+    assert "5 minutes" in response.json()["error"]
+
+
+def test_the_public_url_setting_is_what_is_signed_behind_a_proxy(client, settings):
+    settings.HUBSPOT_WEBHOOK_URL = "https://crm.example.com/hooks/hubspot/"
+    assert _post(client, [_event()]).status_code == 401  # signed for the internal URL
+    assert _post(client, [_event()], url="https://crm.example.com/hooks/hubspot/").status_code == 200
+
+
+def test_a_replayed_or_repeated_delivery_stores_each_event_once(client):
+    events = [_event(7, occurred=1_700_000_000_000), _event(7, object_id=102, occurred=1_700_000_000_000)]
+    assert _post(client, events).json() == {"received": 2, "new": 2}
+    # HubSpot retries the same delivery (a fresh signature and timestamp), in another order
+    assert _post(client, list(reversed(events))).json() == {"received": 2, "new": 0}
+    assert WebhookEvent.objects.count() == 2
+
+
+def test_wrong_method_and_bad_bodies(client):
+    assert client.get("/hooks/hubspot/").status_code == 405
+    response = _post(client, {"not": "a list"})
+    assert response.status_code == 400
+
+
+def test_processing_re_fetches_changed_records_and_applies_deletions(fake_hubspot, client, settings):
+    # given a synced portal
+    portal(fake_hubspot, T0)
+    services.sync_all(full=True, client=_client())
+    # then in HubSpot: Ali moved to Olga, deal 501 deleted
+    moved_at = T0 + timedelta(hours=1)
+    fake_hubspot.put("contacts", "101", modified=moved_at, hubspot_owner_id="12")
+    fake_hubspot.archive("deals", "501")
+    # delivered out of order, one twice
+    _post(client, [_event(2, object_id=101), _event(3, object_id=501, kind="deal.deletion")])
+    _post(client, [_event(2, object_id=101)])
+
+    # when
+    runs = services.webhook_events_process(client=_client())
+
+    # then
+    assert {r.object_type: r.status for r in runs} == {"contacts": "succeeded", "deals": "succeeded"}
+    ali = Contact.objects.get(hubspot_id="101")
+    assert ali.owner.hubspot_id == "12"
+    change = OwnerChange.objects.get(contact=ali)
+    assert (change.changed_at, change.source) == (moved_at, OwnerChangeSource.WEBHOOK)
+    assert Deal.objects.get(hubspot_id="501").is_archived is True
+    assert ali.open_deal_amount is None
+    assert not WebhookEvent.objects.filter(processed_at__isnull=True).exists()
+
+    # and processing again does nothing more
+    assert services.webhook_events_process(client=_client()) == []
+    assert OwnerChange.objects.filter(contact=ali).count() == 1
+
+
+def _client():
+    from hubspot_sync.client import HubSpotClient
+
+    return HubSpotClient(sleep=lambda s: None)
+
+
+def test_an_association_change_re_reads_the_record_on_the_far_side_of_the_contact(fake_hubspot, client):
+    # given deal 501 synced on Ali, then moved to Bea in HubSpot (its modified date untouched)
+    portal(fake_hubspot, T0)
+    services.sync_all(full=True, client=_client())
+    fake_hubspot.store.associations[("deals", "contacts")]["501"] = ["102"]
+    event = _event(
+        9,
+        object_id=102,
+        kind="contact.associationChange",
+        associationType="CONTACT_TO_DEAL",
+        fromObjectId=102,
+        toObjectId=501,
+        associationRemoved=False,
+    )
+    _post(client, [event])
+
+    # when
+    runs = services.webhook_events_process(client=_client())
+
+    # then
+    assert [(r.object_type, r.status) for r in runs] == [("deals", "succeeded")]
+    bea = Contact.objects.get(hubspot_id="102")
+    assert Deal.objects.get(hubspot_id="501").contact == bea
+    assert bea.open_deal_amount is not None
+    assert Contact.objects.get(hubspot_id="101").open_deal_amount is None
