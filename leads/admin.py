@@ -26,7 +26,7 @@ from crm import timeutils
 from leads.assignment import contacts_assign
 from leads.models import Contact, Deal, HealthScore, Owner, OwnerChange, OwnerChangeSource, Task
 from leads.phones import normalise_phone
-from leads.services import contact_set_phones, contacts_reassign
+from leads.services import contact_set_phones, contacts_reassign, contacts_reassign_now_or_queued
 from scoring.services import queue_scores_refresh
 
 
@@ -399,16 +399,22 @@ class ContactAdmin(LargeTableAdmin):
         if form.is_valid():
             to_owner = form.cleaned_data["to_owner"]
             contact_ids = list(queryset.values_list("pk", flat=True))
-            moved = contacts_reassign(
+            done = contacts_reassign_now_or_queued(
                 contact_ids=contact_ids,
                 to_owner=to_owner,
                 source=OwnerChangeSource.MANUAL,
                 changed_by=request.user,
                 note=form.cleaned_data["note"],
             )
-            message = f"Reassigned {moved} contact{pluralize(moved)} to {to_owner}."
-            if skipped := len(contact_ids) - moved:
-                message += f" {skipped} already belonged to them."
+            if done.in_background:
+                message = (
+                    f"Moving {done.queued:,} contacts to {to_owner} in the background; each is "
+                    "recorded in its owner history as it moves. Reload in a minute to see them."
+                )
+            else:
+                message = f"Reassigned {done.moved} contact{pluralize(done.moved)} to {to_owner}."
+                if skipped := len(contact_ids) - done.moved:
+                    message += f" {skipped} already belonged to them."
             self.message_user(request, message, messages.SUCCESS)
             return None
         count = queryset.count()

@@ -96,10 +96,10 @@ def follow_up_reassign(request: HtmxHttpRequest) -> HttpResponse:
         contact_ids=data["contact"],
         all_filtered=data["all_filtered"],
     )
-    moved = leads_services.contacts_reassign(
+    done = leads_services.contacts_reassign_now_or_queued(
         contact_ids=ids, to_owner=data["to_owner"], changed_by=request.user
     )
-    context = {"moved": moved, "to_owner": data["to_owner"], "selected": len(ids)}
+    context = {"done": done, "to_owner": data["to_owner"], "selected": len(ids)}
     response = render(request, "leads/follow_up.html#reassign-result", context)
     response["HX-Trigger"] = FOLLOW_UP_CHANGED
     return response
