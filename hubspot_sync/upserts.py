@@ -8,10 +8,11 @@ facts of the contacts it touched (`BatchResult.contact_ids`).
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 
@@ -387,43 +388,71 @@ _DEAL_COMPARED = [
 
 
 def deals_store(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> BatchResult:
+    def values_of(record: dict, deal: Deal | None) -> dict:
+        values = mapping.deal_fields(record, ctx.stages)
+        entered = mapping.deal_stage_entered_at(record)
+        if deal is None or deal.stage != values["stage"]:
+            # Without HubSpot's "entered current stage" date, a new stage is dated by the modification.
+            values["stage_entered_at"] = entered or values["hs_updated_at"]
+        else:
+            values["stage_entered_at"] = entered or deal.stage_entered_at
+        return values
+
+    return _contact_records_store(
+        ctx,
+        records,
+        model=Deal,
+        kind="deals",
+        compared=_DEAL_COMPARED,
+        values_of=values_of,
+        inline_associations=inline_associations,
+    )
+
+
+def _contact_records_store(
+    ctx: SyncContext,
+    records: list[dict],
+    *,
+    model: type[Deal] | type[Task],
+    kind: str,
+    compared: list[str],
+    values_of: Callable[[dict, Any], dict],
+    inline_associations: bool,
+) -> BatchResult:
+    """Upsert deals or tasks by HubSpot id: one read of the stored rows, then one bulk create and
+    one bulk update of only the changed fields. Every contact a row moves from or to is reported,
+    so its facts are rebuilt."""
     result = BatchResult()
     records = _unique(records)
-    contact_of = _contact_of(ctx, "deals", records, inline_associations)
+    contact_of = _contact_of(ctx, kind, records, inline_associations)
     owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
     existing = {
-        d.hubspot_id: d
-        for d in Deal.objects.filter(hubspot_id__in=[str(r["id"]) for r in records]).only(*_DEAL_COMPARED)
+        row.hubspot_id: row
+        for row in model.objects.filter(hubspot_id__in=[str(r["id"]) for r in records]).only(*compared)
     }
     to_create, to_update, fields = [], [], set()
     for record in records:
         hubspot_id = str(record["id"])
-        values = mapping.deal_fields(record, ctx.stages)
+        row = existing.get(hubspot_id)
+        values = values_of(record, row)
         values.update(
             contact_id=contact_of.get(hubspot_id), owner_id=owner_pks.get(mapping.owner_id_of(record))
         )
-        deal = existing.get(hubspot_id)
-        entered = mapping.deal_stage_entered_at(record)
-        if deal is None:
-            values["stage_entered_at"] = entered or values["hs_updated_at"]
-            to_create.append(Deal(hubspot_id=hubspot_id, **values))
+        if row is None:
+            to_create.append(model(hubspot_id=hubspot_id, **values))
             result.contact_ids.add(values["contact_id"])
             continue
-        # Without HubSpot's "entered current stage" date, a stage change is dated by the modification.
-        values["stage_entered_at"] = entered or (
-            deal.stage_entered_at if deal.stage == values["stage"] else values["hs_updated_at"]
-        )
-        before_contact = deal.contact_id
-        changed = _apply(deal, values)
+        before_contact = row.contact_id
+        changed = _apply(row, values)
         if changed:
-            to_update.append(deal)
+            to_update.append(row)
             fields |= changed
-            result.contact_ids |= {before_contact, deal.contact_id}
+            result.contact_ids |= {before_contact, row.contact_id}
         else:
             result.unchanged += 1
-    Deal.objects.bulk_create(to_create)
+    model.objects.bulk_create(to_create)
     if to_update:
-        Deal.objects.bulk_update(to_update, sorted(fields | {"updated_at"}))
+        model.objects.bulk_update(to_update, sorted(fields | {"updated_at"}))
     result.created, result.updated = len(to_create), len(to_update)
     result.contact_ids.discard(None)
     return result
@@ -539,40 +568,15 @@ _TASK_COMPARED = [
 
 
 def tasks_store(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> BatchResult:
-    result = BatchResult()
-    records = _unique(records)
-    contact_of = _contact_of(ctx, "tasks", records, inline_associations)
-    owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
-    existing = {
-        t.hubspot_id: t
-        for t in Task.objects.filter(hubspot_id__in=[str(r["id"]) for r in records]).only(*_TASK_COMPARED)
-    }
-    to_create, to_update, fields = [], [], set()
-    for record in records:
-        hubspot_id = str(record["id"])
-        values = mapping.task_fields(record)
-        values.update(
-            contact_id=contact_of.get(hubspot_id), owner_id=owner_pks.get(mapping.owner_id_of(record))
-        )
-        task = existing.get(hubspot_id)
-        if task is None:
-            to_create.append(Task(hubspot_id=hubspot_id, **values))
-            result.contact_ids.add(values["contact_id"])
-            continue
-        before_contact = task.contact_id
-        changed = _apply(task, values)
-        if changed:
-            to_update.append(task)
-            fields |= changed
-            result.contact_ids |= {before_contact, task.contact_id}
-        else:
-            result.unchanged += 1
-    Task.objects.bulk_create(to_create)
-    if to_update:
-        Task.objects.bulk_update(to_update, sorted(fields | {"updated_at"}))
-    result.created, result.updated = len(to_create), len(to_update)
-    result.contact_ids.discard(None)
-    return result
+    return _contact_records_store(
+        ctx,
+        records,
+        model=Task,
+        kind="tasks",
+        compared=_TASK_COMPARED,
+        values_of=lambda record, task: mapping.task_fields(record),
+        inline_associations=inline_associations,
+    )
 
 
 STORES = {
