@@ -73,8 +73,8 @@ def _open_deal_over(ctx: FactorContext, threshold: Decimal | None) -> Q:
 def _intervention_works(ctx: FactorContext, threshold: Decimal | None) -> Q:
     # A client in a zone where some kind of intervention has succeeded at least `threshold` % of
     # the time (SPEC S7: "WELLNESS_CHECK works 65% of the time for YELLOW clients") is worth
-    # reaching: the playbook for them is known to work. The zones are a subquery over the
-    # recorded outcomes, so they are as of the moment the queue is scored and cost no extra query.
+    # reaching: the playbook for them is known to work. The zones come from the recorded outcomes
+    # (cached a few minutes, refreshed when an outcome is recorded), so scoring reads a constant.
     # Imported here: calls.interventions uses the queue engine, which imports this module.
     from calls.interventions import zones_where_interventions_work
 

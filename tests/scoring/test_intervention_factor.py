@@ -5,10 +5,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.test import TestCase
 from django.utils import timezone
 
-from calls.interventions import zones_where_interventions_work
-from calls.models import InterventionStatus
+from calls.interventions import intervention_outcome_record, zones_where_interventions_work
 from leads.models import Contact, LifecycleStage, Zone
 from scoring.models import PriorityFactor
 from scoring.priority import annotate_priority, factors_active, reasons_for
@@ -24,11 +24,12 @@ def _settings(settings):
 
 
 def outcomes(kind, zone, success=0, partial=0, failed=0):
-    for outcome, n in (("success", success), ("partial", partial), ("failed", failed)):
-        for _ in range(n):
-            InterventionFactory(
-                intervention_type=kind, zone_at_creation=zone, status=InterventionStatus.DONE, outcome=outcome
-            )
+    """Outcomes recorded the way a person records them, committed, so the queue hears of them."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        for outcome, n in (("success", success), ("partial", partial), ("failed", failed)):
+            for _ in range(n):
+                intervention = InterventionFactory(intervention_type=kind, zone_at_creation=zone)
+                intervention_outcome_record(intervention=intervention, outcome=outcome)
 
 
 def client(zone):
@@ -60,7 +61,7 @@ def test_zones_where_an_intervention_type_succeeds_often_enough():
     outcomes("RENEWAL", Zone.GREEN, success=4)  # 100%, but only 4 outcomes
 
     def zones(**kwargs) -> set[str]:
-        return {row["zone_at_creation"] for row in zones_where_interventions_work(**kwargs)}
+        return set(zones_where_interventions_work(**kwargs))
 
     assert zones(min_rate=60) == {"YELLOW", "ORANGE"}
     assert zones(min_rate=61) == {"YELLOW"}
@@ -100,3 +101,12 @@ def test_the_factor_costs_the_queue_no_extra_query(django_assert_num_queries):
         row = annotate_priority(Contact.objects.filter(pk=contact.pk), factors).get()
 
     assert row.factor_intervention_works is True
+
+
+def test_working_zones_are_read_once_then_cached_until_an_outcome_is_recorded(django_assert_num_queries):
+    outcomes("WELLNESS_CHECK", Zone.YELLOW, success=5)
+    assert zones_where_interventions_work(min_rate=60) == ["YELLOW"]
+    with django_assert_num_queries(0):
+        assert zones_where_interventions_work(min_rate=60) == ["YELLOW"]
+    outcomes("RE_ENGAGEMENT", Zone.RED, success=5)
+    assert zones_where_interventions_work(min_rate=60) == ["RED", "YELLOW"]
