@@ -20,6 +20,7 @@ from leads.demo.rows import FIELDS, TABLES, Chunk
 from leads.demo.storage import TableWriter, next_id, sequences_reset, tables_analyze
 from leads.models import Contact, Deal, HealthScore, Owner, OwnerChange, Task
 from scoring.services import queue_scores_refresh
+from scoring.snapshots import revenue_snapshots_take
 
 MODELS = {
     "contact": Contact,
@@ -124,6 +125,8 @@ def world_build(
     scoring = time.perf_counter()
     queue_scores_refresh(now=now)
     stats.write_seconds["queue scores"] = time.perf_counter() - scoring
+    # The dashboard's revenue trends, rebuilt from the health history as the daily job does.
+    revenue_snapshots_take()
     stats.total_seconds = time.perf_counter() - started
     return stats
 

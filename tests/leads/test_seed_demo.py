@@ -294,3 +294,15 @@ def test_seed_demo_reference_scale_asks_for_the_s12_data_set(monkeypatch):
     assert (demo.REFERENCE.contacts, demo.REFERENCE.calls, demo.REFERENCE.deals, demo.REFERENCE.owners) == (
         200_000, 2_000_000, 50_000, 40,
     )  # fmt: skip
+
+
+def test_seed_demo_gives_the_dashboard_its_revenue_trend(world):
+    from scoring.models import RevenueAtRiskSnapshot
+    from scoring.snapshots import BACKFILL_DAYS, revenue_at_risk_now
+
+    days = list(RevenueAtRiskSnapshot.objects.order_by("day").values_list("day", "revenue_at_risk"))
+    assert len(days) == BACKFILL_DAYS + 1  # every day of the backfill window, and today
+    assert days[-1] == (timezone.localdate(world), revenue_at_risk_now().amount)
+    assert len({amount for _, amount in days}) > 1  # a trend, not a flat line
+    seed(flush=True)  # a new world replaces the old world's snapshots
+    assert RevenueAtRiskSnapshot.objects.count() == BACKFILL_DAYS + 1
