@@ -14,13 +14,10 @@ from campaigns.models import (
     SourceLeadStatus,
 )
 from crm import timeutils
-from leads.models import Contact, LeadStatus, LifecycleStage
+from leads.assignment import workable_leads
+from leads.models import Contact, LifecycleStage
 
 CONVERSION_DAYS = 30
-# Stages where a lead is still to be worked (later stages have converted; LOST/OTHER are out).
-WORKABLE_STAGES = (LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD, LifecycleStage.MQL, LifecycleStage.SQL)
-# Statuses that close a lead: it is no longer inventory even if never converted.
-CLOSED_LEAD_STATUSES = (LeadStatus.UNQUALIFIED, LeadStatus.OPEN_DEAL)
 CONVERTED_STAGES = (LifecycleStage.OPPORTUNITY, LifecycleStage.CUSTOMER)
 
 
@@ -62,14 +59,7 @@ class Inventory:
 def available_leads() -> QuerySet[Contact]:
     """Leads available to work: assigned to an active owner or assignable, not yet contacted or still
     open, not do-not-contact, not archived or merged (SPEC S9 inventory)."""
-    return (
-        Contact.objects.filter(
-            lifecycle_stage__in=WORKABLE_STAGES, is_archived=False, merged_into__isnull=True
-        )
-        .filter(do_not_contact=False)
-        .filter(Q(owner__isnull=True) | Q(owner__is_active=True))
-        .exclude(lead_status__in=CLOSED_LEAD_STATUSES)
-    )
+    return workable_leads().filter(Q(owner__isnull=True) | Q(owner__is_active=True))
 
 
 def inventory(*, at: datetime | None = None) -> Inventory:

@@ -8,6 +8,7 @@ facts of the contacts it touched (`BatchResult.contact_ids`).
 """
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +17,13 @@ from typing import Any
 
 from django.conf import settings
 
-from calls.models import CallRecord, CallSource, Intervention, InterventionStatus, InterventionType
+from calls.models import (
+    OPEN_INTERVENTION_STATUSES,
+    CallRecord,
+    CallSource,
+    Intervention,
+    InterventionType,
+)
 from crm import timeutils
 from hubspot_sync import mapping
 from hubspot_sync.client import HubSpotClient
@@ -289,13 +296,15 @@ def _introductions_open(ctx: SyncContext, contacts: list[Contact]) -> None:
     if not contacts:
         return
     now = timeutils.now()
-    open_statuses = [InterventionStatus.OPEN, InterventionStatus.IN_PROGRESS]
+    by_new_owner = defaultdict(list)
     for contact in contacts:
+        by_new_owner[contact.owner_id].append(contact.pk)
+    for owner_id, contact_ids in by_new_owner.items():
         Intervention.objects.filter(
-            contact_id=contact.pk,
+            contact_id__in=contact_ids,
             intervention_type=InterventionType.NEW_OWNER_INTRODUCTION,
-            status__in=open_statuses,
-        ).exclude(owner_id=contact.owner_id).update(owner_id=contact.owner_id)
+            status__in=OPEN_INTERVENTION_STATUSES,
+        ).exclude(owner_id=owner_id).update(owner_id=owner_id)
     zones = dict(Contact.objects.filter(pk__in=[c.pk for c in contacts]).values_list("pk", "health_zone"))
     Intervention.objects.bulk_create(
         [

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from crm.api import json_error
 from hubspot_sync import services
 from hubspot_sync.signatures import signature_problem
 from hubspot_sync.tasks import process_webhook_events_task
@@ -29,13 +30,13 @@ def hubspot_webhook(request: HttpRequest) -> HttpResponse:
         signature=request.headers.get("X-HubSpot-Signature-v3", ""),
     )
     if problem:
-        return JsonResponse({"error": problem}, status=401)
+        return json_error(problem, status=401)
     try:
         events = json.loads(request.body)
     except ValueError:
-        return JsonResponse({"error": "body is not JSON"}, status=400)
+        return json_error("body is not JSON", status=400)
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        return JsonResponse({"error": "body must be a JSON array of events"}, status=400)
+        return json_error("body must be a JSON array of events", status=400)
     stored = services.webhook_events_store(events=events)
     if stored:
         try:

@@ -35,6 +35,7 @@ from crm import timeutils
 from leads.models import (
     AssignmentRotation,
     Contact,
+    LeadStatus,
     LifecycleStage,
     Owner,
     OwnerChange,
@@ -47,8 +48,16 @@ QUOTA_WINDOW = timedelta(hours=24)
 # Moves that put work on an owner's desk. HubSpot's own owner changes (sync, webhook) only mirror
 # what happened there and are not ours to ration.
 QUOTA_SOURCES = (OwnerChangeSource.ASSIGNMENT, OwnerChangeSource.REPLENISHMENT, OwnerChangeSource.MANUAL)
-# New leads waiting for a first owner: stages before any sales conversation.
-ASSIGNABLE_STAGES = (LifecycleStage.SUBSCRIBER, LifecycleStage.LEAD, LifecycleStage.MQL, LifecycleStage.SQL)
+# Stages where a lead is still to be worked: before any sales conversation (later stages have
+# converted; LOST/OTHER are out).
+WORKABLE_LEAD_STAGES = (
+    LifecycleStage.SUBSCRIBER,
+    LifecycleStage.LEAD,
+    LifecycleStage.MQL,
+    LifecycleStage.SQL,
+)
+# Statuses that close a lead: no longer to be worked even if never converted.
+CLOSED_LEAD_STATUSES = (LeadStatus.UNQUALIFIED, LeadStatus.OPEN_DEAL)
 TIER_RANK = {Tier.A_PLUS: 0, Tier.A: 1, Tier.B: 2}
 
 
@@ -172,28 +181,30 @@ def owner_slots(*, at: datetime | None = None, include_unavailable: bool = False
     return slots
 
 
-def waiting_contacts() -> QuerySet[Contact]:
-    """New leads with no owner that assignment may hand out (the carried-over pool)."""
+def workable_leads() -> QuerySet[Contact]:
+    """Leads still to be worked, owned or not: early stage, not closed, not archived, merged or
+    do-not-contact. Replenishment counts its stock from these; assignment hands out the unowned."""
     return Contact.objects.filter(
-        owner__isnull=True,
+        lifecycle_stage__in=WORKABLE_LEAD_STAGES,
         is_archived=False,
         merged_into__isnull=True,
         do_not_contact=False,
-        lifecycle_stage__in=ASSIGNABLE_STAGES,
-    )
+    ).exclude(lead_status__in=CLOSED_LEAD_STATUSES)
+
+
+def waiting_contacts() -> QuerySet[Contact]:
+    """New leads with no owner that assignment may hand out (the carried-over pool)."""
+    return workable_leads().filter(owner__isnull=True)
 
 
 def best_first(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
-    """Tier A+, A, B, untiered; then the queue score when the engine keeps one; longest waiting first."""
+    """Tier A+, A, B, untiered; then the queue score; longest waiting first."""
     tier_rank = Case(
         *(When(tier=tier, then=Value(rank)) for tier, rank in TIER_RANK.items()),
         default=Value(len(TIER_RANK)),
         output_field=IntegerField(),
     )
-    ordering = [tier_rank.asc()]
-    if any(f.name == "queue_score" for f in Contact._meta.get_fields()):
-        ordering.append(F("queue_score").desc(nulls_last=True))
-    return contacts.order_by(*ordering, "pk")
+    return contacts.order_by(tier_rank.asc(), F("queue_score").desc(nulls_last=True), "pk")
 
 
 def assignment_preview(

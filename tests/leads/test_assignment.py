@@ -210,3 +210,14 @@ def test_assigning_twice_changes_nothing_the_second_time():
 
 def test_away_until_is_a_date():
     assert OwnerFactory(away_until=date(2026, 3, 5)).away_until == date(2026, 3, 5)
+
+
+def test_closed_leads_are_neither_stock_nor_handed_out():
+    from campaigns.selectors import available_leads
+    from leads.assignment import waiting_contacts
+    from leads.models import LeadStatus
+
+    open_lead = ContactFactory(owner=None)
+    unqualified = ContactFactory(owner=None, lead_status=LeadStatus.UNQUALIFIED)
+    assert set(waiting_contacts()) == {open_lead}
+    assert unqualified not in set(available_leads())
