@@ -516,6 +516,10 @@ def reassignable_contact_ids(
     """The ids a manager's reassignment applies to: the ticked rows, or every row the filters
     (given as the table's query string) select; never a contact outside the table."""
     page = follow_up_page(user=user, params=params)
+    if all_filtered and not page.is_valid():
+        # django-filter drops a field that fails validation (a setter deactivated since), which
+        # would widen "all filtered" to every lead the manager sees: move nothing instead.
+        return []
     rows = page.filter.qs if all_filtered else follow_up_contacts(user=user).filter(pk__in=contact_ids)
     return list(rows.order_by().values_list("pk", flat=True))
 

@@ -620,3 +620,17 @@ def test_priority_pages_cut_across_priorities_in_the_order_of_one_sorted_query(
     page = follow_up_page(user=manager, params=QueryDict())
     assert page.is_valid()
     assert [r.contact.pk for r in page.rows] == list(page.queryset.values_list("pk", flat=True)[:PAGE_SIZE])
+
+
+def test_reassign_all_filtered_with_a_filter_that_no_longer_validates_moves_nothing(
+    manager_client, setter, other_setter
+):
+    leads = [called(setter.owner, 10) for _ in range(2)]
+    response = manager_client.post(
+        reverse("follow-up-reassign"),
+        {"to_owner": other_setter.owner.pk, "all_filtered": "on", "filters": "setter=999999&flag=going_cold"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert not Contact.objects.filter(owner=other_setter.owner).exists()
+    assert {c.owner_id for c in Contact.objects.filter(pk__in=[c.pk for c in leads])} == {setter.owner.pk}
