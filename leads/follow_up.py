@@ -1,9 +1,9 @@
 """Reads for the lead follow-up command center (SPEC S3).
 
 Everything is computed by the database over the contacts' maintained columns (scoring.follow_up):
-the page is one query for its rows, one for their deals, one grouped pass for the summary cards
-and the setter panel (the same numbers, so they always agree), one for the setters' last calls,
-and a count only when a filter makes the summary unable to give it. No request scans call
+the page is one query for its rows, one for their deals, the owners' kept figures for the summary
+cards and the setter panel (scoring.figures: the same numbers, so they always agree), one for the
+setters' last calls, and a count only when a filter makes the summary unable to give it. No request scans call
 records, except a row's own last 20 calls when it is expanded.
 """
 
@@ -15,17 +15,19 @@ from functools import cached_property
 from urllib.parse import urlencode, urlsplit
 
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils import timezone
 
 from calls.models import CallRecord
 from crm import roles, timeutils
 from leads.filters import DEFAULT_SORT, SORTS, UNASSIGNED, FollowUpFilter, sort_order
-from leads.models import FOLLOW_UP_STAGES, OPEN_TASK_STATUSES, Contact, Deal, Owner, OwnerChange, Task
+from leads.models import OPEN_TASK_STATUSES, Contact, Deal, Owner, OwnerChange, Task
 from leads.selectors import User, contacts_visible_to, owner_for_user
+from scoring.figures import Figures, follow_up_figures
 from scoring.follow_up import (
     BADGE_YELLOW_FROM_DAYS,
+    FOLLOW_UP_LEADS,
     GOING_COLD_AFTER_DAYS,
     PRIORITY_ATTRIBUTE,
     Flag,
@@ -81,9 +83,7 @@ ROW_COLUMNS = (
 def follow_up_contacts(*, user: User) -> QuerySet[Contact]:
     """The rows of the table the user may see: leads through customers, neither merged into
     another contact nor archived (a setter: their own only)."""
-    return contacts_visible_to(user).filter(
-        is_archived=False, merged_into__isnull=True, lifecycle_stage__in=FOLLOW_UP_STAGES
-    )
+    return contacts_visible_to(user).filter(FOLLOW_UP_LEADS)
 
 
 def _current_deal(deals: list[Deal]) -> Deal | None:
@@ -223,38 +223,21 @@ class SummaryCards:
     missing_coach: int
 
 
-def figures_by_owner(
-    *, user: User, rules: FollowUpRules, setter: str = ""
-) -> dict[int | None, dict[str, int]]:
+def figures_by_owner(*, user: User, rules: FollowUpRules, setter: str = "") -> Figures:
     """Per owner id (None: nobody's): leads, HIGH and MEDIUM counts, going cold, missing coach,
-    overdue tasks and leads called today, in one grouped pass over the visible contacts (only
-    one setter's, by their owner index, when `setter` names one)."""
-    start, end = timeutils.today_range()
-    contacts = follow_up_contacts(user=user)
-    if setter == UNASSIGNED:
-        contacts = contacts.filter(owner__isnull=True)
-    elif setter:
-        contacts = contacts.filter(owner_id=int(setter))
-    # Counting a column of contact_follow_up_figures_idx (never NULL) rather than ids: every
-    # column read here is in that index, so PostgreSQL can answer from the index alone.
-    grouped = (
-        contacts.values("owner_id")
-        .annotate(
-            leads=Count("*"),
-            high=Count("lifecycle_stage", filter=rules.priority_is(Priority.HIGH)),
-            medium=Count("lifecycle_stage", filter=rules.priority_is(Priority.MEDIUM)),
-            going_cold=Count("lifecycle_stage", filter=rules.going_cold),
-            missing_coach=Count("lifecycle_stage", filter=rules.missing_coach),
-            overdue=Count("lifecycle_stage", filter=rules.overdue_task),
-            called_today=Count("lifecycle_stage", filter=Q(last_call_at__gte=start, last_call_at__lt=end)),
-        )
-        .order_by()
-    )
-    return {row.pop("owner_id"): row for row in grouped}
+    overdue tasks and leads called today, for the owners whose leads the user sees (only the
+    chosen one when `setter` names one). Kept per owner by scoring.figures, so this reads rows
+    rather than counting every lead."""
+    if roles.is_manager(user):
+        owner_ids = [None] if setter == UNASSIGNED else [int(setter)] if setter else None
+    else:
+        own = owner_for_user(user)
+        owner_ids = [own.pk] if own else []
+    return follow_up_figures(rules=rules, owner_ids=owner_ids)
 
 
 def setter_figures(
-    *, user: User, rules: FollowUpRules, by_owner: dict[int | None, dict[str, int]] | None = None
+    *, user: User, rules: FollowUpRules, by_owner: Figures | None = None
 ) -> list[SetterFigures]:
     """The accountability panel: per setter the figures_by_owner counts, their last call and the
     24-hour alert (one query over owners, each last call read from the calls' (owner, started_at)
@@ -315,7 +298,7 @@ class FollowUpPage:
 
     # --- summary ------------------------------------------------------------------------
     @cached_property
-    def by_owner(self) -> dict[int | None, dict[str, int]]:
+    def by_owner(self) -> Figures:
         return figures_by_owner(user=self.user, rules=self.rules)
 
     @cached_property
@@ -332,7 +315,7 @@ class FollowUpPage:
         figures, so the cards and the panel never disagree."""
         chosen = self.selected_setter
         if chosen and "by_owner" not in self.__dict__:
-            # One setter's cards need one setter's rows, not the pass over everyone's.
+            # One setter's cards need that setter's kept row alone.
             by_owner = figures_by_owner(user=self.user, rules=self.rules, setter=chosen)
         else:
             by_owner = self.by_owner
@@ -359,18 +342,14 @@ class FollowUpPage:
         return self.previous_params.get("setter", "") != self.params.get("setter", "")
 
     def _count(self) -> int:
-        """Rows matching the filters. The cards hold it when the filters are at most a setter plus
-        one priority or one card flag, so it is read from them when they are computed anyway (the
-        page shows them, the priority sort cuts its runs by them, or one setter's are cheap);
-        otherwise one COUNT over the filtered rows, cheaper than the cards' grouped pass."""
+        """Rows matching the filters: read from the cards (kept figures) when the filters are at
+        most a setter plus one priority or one card flag; otherwise one COUNT over the filtered
+        rows."""
         data = self.filter.form.cleaned_data
         flags = data.get("flag") or []
         priority = data.get("priority")
         beyond_cards = data.get("q") or data.get("stage") or len(flags) > 1 or (priority and flags)
         if beyond_cards or (flags and flags[0] not in (Flag.GOING_COLD, Flag.MISSING_COACH)):
-            return self.queryset.count()
-        segmented = self.sort == DEFAULT_SORT and not flags
-        if not ("cards" in self.__dict__ or self.selected_setter or segmented):
             return self.queryset.count()
         cards = self.cards
         if flags:

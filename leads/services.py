@@ -12,6 +12,7 @@ from django.db.models import Exists, OuterRef
 from crm import timeutils
 from leads.models import Contact, HealthScore, Owner, OwnerChange, OwnerChangeSource, Zone
 from leads.phones import normalise_phone
+from scoring.figures import follow_up_figures_forget
 from scoring.services import queue_scores_refresh
 
 # Reassigning 200,000 filtered rows must not build one giant IN (...) list.
@@ -73,6 +74,7 @@ def contacts_reassign(
         )
         moved_ids = [pk for pk, _ in rows]
         moved += Contact.objects.filter(pk__in=moved_ids).update(owner=to_owner, owner_changed_at=at)
+        follow_up_figures_forget({from_owner_id for _, from_owner_id in rows})  # the new owner's: below
         queue_scores_refresh(moved_ids)
     return moved
 

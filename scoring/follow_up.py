@@ -34,7 +34,7 @@ from django.db.models import (
 )
 
 from crm import timeutils
-from leads.models import Deal, LifecycleStage
+from leads.models import FOLLOW_UP_STAGES, Deal, LifecycleStage
 from scoring.factors import CONDITIONS, FactorContext
 
 # SPEC S3 thresholds.
@@ -43,6 +43,10 @@ MEDIUM_AFTER_DAYS = 3  # MEDIUM: no call in 3+ days
 BIG_DEAL_AED = Decimal(10_000)  # HIGH: going cold with a deal over AED 10,000
 # Days-since-contact badge: green below 3 days, yellow 3-7, red above 7.
 BADGE_YELLOW_FROM_DAYS = MEDIUM_AFTER_DAYS
+
+# The rows of the follow-up table: leads through customers, neither merged into another contact
+# nor archived.
+FOLLOW_UP_LEADS = Q(is_archived=False, merged_into__isnull=True, lifecycle_stage__in=FOLLOW_UP_STAGES)
 
 COLD_STAGES = (LifecycleStage.LEAD, LifecycleStage.MQL)  # going cold applies while lead or MQL
 COACHED_STAGES = (LifecycleStage.CUSTOMER, LifecycleStage.OPPORTUNITY)  # need an assigned coach

@@ -70,3 +70,40 @@ class RevenueAtRiskSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: AED {self.revenue_at_risk:,.0f} at risk"
+
+
+class FollowUpFigures(models.Model):
+    """One owner's counts for the follow-up page's summary cards and setter panel (SPEC S3), kept
+    here so a request reads 41 rows instead of counting 200,000 contacts (scoring.figures).
+
+    A row holds from `computed_at` until `valid_until`: the next moment time alone would change a
+    count (business midnight, or the owner's next task coming due). Any write to the owner's
+    contacts bumps `version` and clears `valid_until`, so a row is trusted only inside its window
+    and only when nothing changed since it was counted."""
+
+    owner_key = models.PositiveIntegerField(
+        primary_key=True, help_text="The owner's id; 0 for the contacts nobody owns."
+    )
+    leads = models.PositiveIntegerField(default=0)
+    high = models.PositiveIntegerField(default=0)
+    medium = models.PositiveIntegerField(default=0)
+    going_cold = models.PositiveIntegerField(default=0)
+    missing_coach = models.PositiveIntegerField(default=0)
+    overdue = models.PositiveIntegerField(default=0)
+    called_today = models.PositiveIntegerField(default=0)
+    version = models.PositiveBigIntegerField(default=0, help_text="Bumped by every write to these contacts.")
+    computed_at = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True, help_text="Empty: count again on next read.")
+
+    class Meta:
+        verbose_name_plural = "follow-up figures"
+
+    def __str__(self) -> str:
+        return f"Follow-up figures of owner {self.owner_key or 'nobody'}"
+
+    def holds_at(self, moment) -> bool:
+        return (
+            self.valid_until is not None
+            and self.computed_at is not None
+            and self.computed_at <= moment < self.valid_until
+        )

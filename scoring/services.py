@@ -15,6 +15,7 @@ from django.db import connection, transaction
 
 from crm import timeutils
 from leads.models import Contact
+from scoring.figures import follow_up_figures_forget_for_contacts
 from scoring.priority import factors_active, queue_score_expression
 
 _IDS_CHUNK = 5000  # below SQLite's bound-parameter limit
@@ -22,8 +23,8 @@ _IDS_CHUNK = 5000  # below SQLite's bound-parameter limit
 
 def queue_scores_refresh(contact_ids: Iterable[int] | None = None, *, now: datetime | None = None) -> int:
     """Recompute the queue score of the given contacts (of every contact when None) and write
-    only the rows whose score changed, so a refresh that finds nothing new writes nothing.
-    Returns how many rows changed."""
+    only the rows whose score changed, so a refresh that finds nothing new writes nothing; the
+    given contacts' owners' follow-up figures are marked outdated. Returns how many rows changed."""
     now = now or timeutils.now()
     score = queue_score_expression(factors_active(now=now))
     if contact_ids is None:
@@ -33,7 +34,9 @@ def queue_scores_refresh(contact_ids: Iterable[int] | None = None, *, now: datet
     changed = 0
     with transaction.atomic():
         for start in range(0, len(ids), _IDS_CHUNK):
-            changed += _write_scores(Contact.objects.filter(pk__in=ids[start : start + _IDS_CHUNK]), score)
+            chunk = ids[start : start + _IDS_CHUNK]
+            changed += _write_scores(Contact.objects.filter(pk__in=chunk), score)
+            follow_up_figures_forget_for_contacts(chunk)
     return changed
 
 

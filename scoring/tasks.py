@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from scoring import services, snapshots
+from scoring import figures, services, snapshots
 
 
 @shared_task(
@@ -13,8 +13,11 @@ from scoring import services, snapshots
 def refresh_queue_scores_task(contact_ids: list[int] | None = None) -> None:
     """Re-score contacts for the call queue (all when no ids). Services re-score what they change;
     this catches what time alone changes (a lead turning 24 hours old, a week passing without
-    contact, a snooze running out). A recompute: running it twice writes nothing the second time."""
+    contact, a snooze running out). A recompute: running it twice writes nothing the second time.
+    A full run also recounts every owner's follow-up figures (what a forgotten write left behind)."""
     services.queue_scores_refresh(contact_ids)
+    if contact_ids is None:
+        figures.follow_up_figures_refresh()
 
 
 @shared_task(

@@ -111,8 +111,12 @@ def crm_data_flush() -> None:
         for model in apps.get_app_config(app_label).get_models()
         if model._meta.managed and not model._meta.proxy
     ]
-    # Revenue snapshots describe the world being flushed; the next world rebuilds its own.
-    tables.append(apps.get_model("scoring", "RevenueAtRiskSnapshot")._meta.db_table)
+    # Revenue snapshots and follow-up figures describe the world being flushed; the next world
+    # builds its own.
+    tables += [
+        apps.get_model("scoring", name)._meta.db_table
+        for name in ("RevenueAtRiskSnapshot", "FollowUpFigures")
+    ]
     if connection.vendor == "postgresql":
         # TRUNCATE refuses tables with pending deferred FK checks from earlier writes in the same
         # transaction (a test that seeds twice); checking them now clears the queue.

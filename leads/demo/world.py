@@ -19,6 +19,7 @@ from leads.demo.records import HUBSPOT_ID_BASES
 from leads.demo.rows import FIELDS, TABLES, Chunk
 from leads.demo.storage import TableWriter, next_id, sequences_reset, tables_analyze
 from leads.models import Contact, Deal, HealthScore, Owner, OwnerChange, Task
+from scoring.figures import follow_up_figures_refresh
 from scoring.services import queue_scores_refresh
 from scoring.snapshots import revenue_snapshots_take
 
@@ -125,8 +126,10 @@ def world_build(
     scoring = time.perf_counter()
     queue_scores_refresh(now=now)
     stats.write_seconds["queue scores"] = time.perf_counter() - scoring
-    # The dashboard's revenue trends, rebuilt from the health history as the daily job does.
+    # The dashboard's revenue trends, rebuilt from the health history as the daily job does, and
+    # the follow-up page's per-owner figures, as the five-minute job counts them.
     revenue_snapshots_take()
+    follow_up_figures_refresh(now=now)
     stats.total_seconds = time.perf_counter() - started
     return stats
 
