@@ -374,7 +374,3 @@ def open_interventions(*, user: User, limit: int = 20) -> list[Intervention]:
     )
     rows = Intervention.objects.filter(pk__in=newest).select_related("contact", "owner")
     return sorted(rows, key=lambda i: (i.created_at, i.pk), reverse=True)
-
-
-def open_intervention_count(*, user: User) -> int:
-    return interventions_visible_to(user).filter(status__in=OPEN_INTERVENTION_STATUSES).count()

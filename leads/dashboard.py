@@ -37,11 +37,12 @@ from django.utils import timezone
 
 from calls.interventions import SuccessRates, open_interventions, success_rates
 from calls.models import CallOutcome, CallRecord, Intervention
-from calls.selectors import QueueFilters, call_queue
+from calls.selectors import QueueFilters, call_queue, of_owner
 from crm import timeutils
-from leads.models import FOLLOW_UP_STAGES, Contact, HealthScore, Owner, OwnerChange, PatternStatus, Zone
+from leads.models import Contact, HealthScore, Owner, OwnerChange, PatternStatus, Zone
 from leads.selectors import User, contacts_visible_to, home_figures, owner_for_user
-from scoring.priority import URGENT_PRIORITY, score_minimum_for
+from scoring.follow_up import follow_up_rules
+from scoring.priority import QUEUE_WORKABLE, URGENT_PRIORITY, score_minimum_for
 from scoring.snapshots import RevenueAtRisk, revenue_at_risk_now, snapshots_between
 
 NOT_REACHED_DAYS = 7  # SPEC S4 default
@@ -50,30 +51,20 @@ HEALTH_DROP_POINTS = 15
 OWNER_CHANGE_LIMIT = 20
 
 
-def workable_contacts(user: User) -> QuerySet[Contact]:
-    """The contacts someone should be working: visible to the user, not archived, merged or
-    do-not-contact, in a followed-up stage."""
-    return contacts_visible_to(user).filter(
-        is_archived=False,
-        merged_into__isnull=True,
-        do_not_contact=False,
-        lifecycle_stage__in=FOLLOW_UP_STAGES,
-    )
-
-
-def _last_contact_or_creation():
-    return Coalesce("last_call_at", "hs_created_at", "created_at")
+def workable_contacts(user: User, *, owner: Owner | None = None) -> QuerySet[Contact]:
+    """The contacts someone should be working (the call queue's workable ones) that the user sees,
+    of one owner when given."""
+    return of_owner(contacts_visible_to(user).filter(QUEUE_WORKABLE), owner)
 
 
 def not_contacted_since(days: int) -> Q:
     """Last called `days` business days ago or earlier, or never called and created that long ago
-    (a lead that arrived this morning has not been waiting a week)."""
-    boundary = timeutils.days_ago_boundary(days)
-    return (
-        Q(last_call_at__lt=boundary)
-        | Q(last_call_at__isnull=True, hs_created_at__lt=boundary)
-        | Q(last_call_at__isnull=True, hs_created_at__isnull=True, created_at__lt=boundary)
-    )
+    (a lead that arrived this morning has not been waiting a week): the follow-up rule."""
+    return follow_up_rules().not_contacted_for(days)
+
+
+def _last_contact_or_creation():
+    return Coalesce("last_call_at", "hs_created_at", "created_at")
 
 
 # --- Leads not reached --------------------------------------------------------------------------
@@ -126,8 +117,9 @@ class NotReached:
         return sum(r.avg_days * r.total for r in counted) / total if total else None
 
 
-def leads_not_reached(*, user: User, days: int = NOT_REACHED_DAYS) -> NotReached:
-    """Workable contacts not contacted in `days` business days, per owner, in one grouped query.
+def leads_not_reached(*, user: User, days: int = NOT_REACHED_DAYS, owner: Owner | None = None) -> NotReached:
+    """Workable contacts not contacted in `days` business days, per owner (or of one owner), in
+    one grouped query.
     "Urgent" is the call queue's (priority 8+, from the maintained queue score); "high risk" is
     predictive risk at or above settings.REVENUE_AT_RISK_MIN_RISK."""
     today = timeutils.business_today()
@@ -137,7 +129,7 @@ def leads_not_reached(*, user: User, days: int = NOT_REACHED_DAYS) -> NotReached
         output_field=DurationField(),
     )
     groups = (
-        workable_contacts(user)
+        workable_contacts(user, owner=owner)
         .filter(not_contacted_since(days))
         .values("owner_id", "owner__first_name", "owner__last_name", "owner__email")
         .annotate(
@@ -435,10 +427,11 @@ def owner_change_drops(
     min_drop: int = HEALTH_DROP_POINTS,
     limit: int = OWNER_CHANGE_LIMIT,
     now: datetime | None = None,
+    owner: Owner | None = None,
 ) -> list[OwnerChangeDrop]:
-    """Contacts whose health fell by `min_drop` points or more since their latest owner change
-    in the last `days` days: health before = the newest score computed at or before the change,
-    after = the current score. Biggest drop first.
+    """Contacts (of one owner, when given) whose health fell by `min_drop` points or more since
+    their latest owner change in the last `days` days: health before = the newest score computed
+    at or before the change, after = the current score. Biggest drop first.
 
     Driven by the contact's own owner_changed_at (its latest change, indexed), so it reads the
     contacts handed over in the window and one history row each, never all contacts; then the
@@ -451,7 +444,7 @@ def owner_change_drops(
         .values("score")[:1]
     )
     contacts = list(
-        contacts_visible_to(user)
+        of_owner(contacts_visible_to(user), owner)
         .filter(
             owner_changed_at__gte=now - timedelta(days=days),
             is_archived=False,

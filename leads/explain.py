@@ -261,13 +261,12 @@ def explain_owner_today(*, user: User, owner: Owner) -> Explanation:
     question = f"What should {owner} do today?"
     queue = call_queue(user=user, filters=QueueFilters(owner=owner, limit=3))
     summary, top = queue.summary, queue.entries
-    not_reached = leads_not_reached(user=user, days=NOT_REACHED_DAYS)
-    waiting = next((r for r in not_reached.rows if r.owner_id == owner.pk), None)
+    waiting = next(iter(leads_not_reached(user=user, days=NOT_REACHED_DAYS, owner=owner).rows), None)
     bookings = next((r for r in bookings_by_owner(owners=Owner.objects.filter(pk=owner.pk)).rows), None)
     open_actions = (
         interventions_visible_to(user).filter(owner=owner, status__in=OPEN_INTERVENTION_STATUSES).count()
     )
-    drops = [d for d in owner_change_drops(user=user) if d.contact.owner_id == owner.pk]
+    drops = owner_change_drops(user=user, owner=owner, limit=3)
 
     name = owner.first_name or str(owner)
     lines = [
@@ -291,7 +290,7 @@ def explain_owner_today(*, user: User, owner: Owner) -> Explanation:
         lines.append(f"{_count(open_actions, 'open intervention')} {verb} waiting for an outcome.")
     if drops:
         who = "; ".join(
-            f"{d.contact.full_name} (health {d.health_before} to {d.health_after})" for d in drops[:3]
+            f"{d.contact.full_name} (health {d.health_before} to {d.health_after})" for d in drops
         )
         lines.append(f"Health fell after a handover to {name} for: {who}.")
     facts = {
@@ -306,8 +305,7 @@ def explain_owner_today(*, user: User, owner: Owner) -> Explanation:
         "weekly_target": bookings.weekly_target if bookings else None,
         "open_interventions": open_actions,
         "health_drops_after_handover": [
-            {"name": d.contact.full_name, "before": d.health_before, "after": d.health_after}
-            for d in drops[:3]
+            {"name": d.contact.full_name, "before": d.health_before, "after": d.health_after} for d in drops
         ],
     }
     return worded(question, " ".join(lines), facts)

@@ -28,10 +28,11 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponseBadRequest(f"Bad dashboard request: {form.errors.as_text()}")
     data = form.cleaned_data
-    explanation = explain.explanation_for(kind=data["explain"], user=request.user, owner=data["owner"])
-    template = DASHBOARD
-    if request.htmx and request.htmx.target in FRAGMENTS:
-        template += "#" + request.htmx.target
+    fragment = request.htmx.target if request.htmx and request.htmx.target in FRAGMENTS else None
+    template = f"{DASHBOARD}#{fragment}" if fragment else DASHBOARD
+    explanation = None
+    if fragment in (None, "explanation"):  # the only parts that show it (the URL keeps explain=)
+        explanation = explain.explanation_for(kind=data["explain"], user=request.user, owner=data["owner"])
     board = dashboard.manager_dashboard(user=request.user, days=form.window_days)
     context = {"board": board, "form": form, "explanation": explanation, "ai_enabled": ai_available()}
     return render(request, template, context)

@@ -102,7 +102,7 @@ class FollowUpRules:
         days" factor condition."""
         return CONDITIONS["no_contact_14_days"](self._factor_context, Decimal(days))
 
-    def _not_contacted_for(self, days: int) -> Q:
+    def not_contacted_for(self, days: int) -> Q:
         """At least `days` business days since the last call; a contact never called counts from
         its creation."""
         boundary = timeutils.days_ago_boundary(days, at=self.now)
@@ -120,7 +120,7 @@ class FollowUpRules:
     @cached_property
     def going_cold(self) -> Q:
         # "More than 7 days" = 8 or more whole business days, the red badge.
-        return Q(lifecycle_stage__in=COLD_STAGES) & self._not_contacted_for(GOING_COLD_AFTER_DAYS + 1)
+        return Q(lifecycle_stage__in=COLD_STAGES) & self.not_contacted_for(GOING_COLD_AFTER_DAYS + 1)
 
     @cached_property
     def missing_coach(self) -> Q:
@@ -206,11 +206,6 @@ def annotate_flags(queryset: QuerySet, rules: FollowUpRules) -> QuerySet:
     )
 
 
-def annotate_follow_up(queryset: QuerySet, rules: FollowUpRules) -> QuerySet:
-    """Priority and flags together (for a caller such as the call queue that wants both)."""
-    return annotate_flags(annotate_priority(queryset, rules), rules)
-
-
 def flags_of(contact) -> list[Flag]:
-    """The flags that hold for a contact annotated by annotate_follow_up, in Flag order."""
+    """The flags that hold for a contact annotated by annotate_flags, in Flag order."""
     return [flag for flag in Flag if getattr(contact, flag_attribute(flag), False)]

@@ -34,10 +34,6 @@ class RevenueAtRisk:
     clients: int
 
 
-def min_risk_default() -> int:
-    return settings.REVENUE_AT_RISK_MIN_RISK
-
-
 def counted_contacts() -> QuerySet[Contact]:
     """Contacts whose health can count: not archived, not merged into another."""
     return Contact.objects.filter(is_archived=False, merged_into__isnull=True)
@@ -57,7 +53,7 @@ def revenue_at_risk_now(
     *, contacts: QuerySet[Contact] | None = None, min_risk: int | None = None
 ) -> RevenueAtRisk:
     """Revenue at risk over `contacts` (default: every counted contact) right now, in one query."""
-    min_risk = min_risk_default() if min_risk is None else min_risk
+    min_risk = settings.REVENUE_AT_RISK_MIN_RISK if min_risk is None else min_risk
     contacts = counted_contacts() if contacts is None else contacts
     totals = (
         contacts.filter(predictive_risk__gte=min_risk)
@@ -78,7 +74,7 @@ def revenue_at_risk_on_days(
     kept per day (a difference array), so the cost is the number of history rows, whatever the
     number of days.
     """
-    min_risk = min_risk_default() if min_risk is None else min_risk
+    min_risk = settings.REVENUE_AT_RISK_MIN_RISK if min_risk is None else min_risk
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     if not days:
         return {}
@@ -139,7 +135,7 @@ def revenue_snapshots_take(*, backfill_days: int = BACKFILL_DAYS) -> SnapshotRun
     rewritten (a live figure of a past day beats a rebuilt one).
     """
     today = timeutils.business_today()
-    min_risk = min_risk_default()
+    min_risk = settings.REVENUE_AT_RISK_MIN_RISK
     now_figure = revenue_at_risk_now(min_risk=min_risk)
     taken_at = timeutils.now()
     RevenueAtRiskSnapshot.objects.update_or_create(

@@ -306,3 +306,17 @@ def test_owner_change_drops_compare_health_at_the_change_with_now(manager, sette
     assert drops[1].suggested_action == "Olga has not called since the handover: introduce yourself today"
     assert owner_change_drops(user=setter) == []  # the clients are Olga's now
     assert len(owner_change_drops(user=other_setter)) == 2
+
+
+@time_machine.travel(NOW, tick=False)
+def test_owner_change_drops_of_one_owner_are_chosen_before_the_limit(manager, setter, other_setter):
+    """One owner's drops are not cut by a limit taken over everyone's (the Explain "today" text)."""
+    sam, olga = setter.owner, other_setter.owner
+    for first_name, to_owner, after in [("Big", olga, 20), ("Bigger", olga, 10), ("Sams", sam, 50)]:
+        contact = _client(first_name=first_name, owner=olga if to_owner == sam else sam)
+        health_score_record(contact=contact, score=90, computed_at=utc(1, 6))
+        contacts_reassign(contact_ids=[contact.pk], to_owner=to_owner, at=utc(3, 6))
+        health_score_record(contact=contact, score=after, computed_at=utc(6, 6))
+
+    assert [d.contact.first_name for d in owner_change_drops(user=manager, limit=2)] == ["Bigger", "Big"]
+    assert [d.contact.first_name for d in owner_change_drops(user=manager, owner=sam, limit=2)] == ["Sams"]

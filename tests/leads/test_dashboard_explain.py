@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from pytest_django.asserts import assertContains, assertNotContains
 
 from calls.models import CallOutcome, CallStatus
@@ -184,3 +186,15 @@ def test_explain_buttons_answer_with_the_explanation_fragment(
     assert manager_client.get("/?explain=owner").status_code == 400
     assert manager_client.get("/?explain=owner&owner=999999").status_code == 400
     assert manager_client.get("/?explain=everything").status_code == 400
+
+
+@time_machine.travel(NOW, tick=False)
+def test_other_fragments_do_not_compute_the_explanation_the_url_carries(
+    manager_client, setter, revenue_week, htmx_headers
+):
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert manager_client.get(url, HTTP_HX_TARGET="revenue", **htmx_headers).status_code == 200
+        return len(captured)
+
+    assert queries("/?explain=revenue") == queries("/")

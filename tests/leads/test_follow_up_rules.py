@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from crm import timeutils
 from leads.models import Contact, LifecycleStage
-from scoring.follow_up import Flag, Priority, annotate_follow_up, flags_of, follow_up_rules
+from scoring.follow_up import Flag, Priority, annotate_flags, annotate_priority, flags_of, follow_up_rules
 from tests.factories import ContactFactory, DealFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def judged(contact: Contact, now: datetime) -> tuple[int, set[str]]:
     """Priority and flags as the database computes them, checked against the filter conditions
     (the table's filters and cards use those, so they must agree with the badges)."""
     rules = follow_up_rules(now=now)
-    row = annotate_follow_up(Contact.objects.filter(pk=contact.pk), rules).get()
+    row = annotate_flags(annotate_priority(Contact.objects.filter(pk=contact.pk), rules), rules).get()
     flags = {flag.value for flag in flags_of(row)}
     for flag in Flag:
         assert Contact.objects.filter(rules.flag(flag), pk=contact.pk).exists() == (flag.value in flags), flag
