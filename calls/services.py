@@ -263,25 +263,40 @@ def queue_mark_called(
     the lead back after QUEUE_RETRY_AFTER_HOURS (a voicemail makes WhatsApp the next channel,
     by the channel rules); an answered call clears any snooze.
     """
-    call = call_log(contact=contact, owner=owner, status=status, outcome=outcome, note=note, channel=channel)
+    # The next step is written first, so logging the call re-scores the lead once, snooze included.
+    started_at = timeutils.now()
     if outcome == CallOutcome.CALLBACK_REQUESTED and callback_at is not None:
-        queue_snooze(
+        _snooze_write(
             contact=contact, until=callback_at, reason=f"Callback requested for {callback_at:%d %b %H:%M}"
         )
     elif status in _AFTER_MISSED_CALL:
-        retry_at = call.started_at + timedelta(hours=settings.QUEUE_RETRY_AFTER_HOURS)
-        queue_snooze(contact=contact, until=retry_at, reason=_AFTER_MISSED_CALL[status])
-    elif QueueState.objects.filter(contact=contact).update(snoozed_until=None, snooze_reason=""):
-        queue_scores_refresh([contact.pk])
-    return call
+        retry_at = started_at + timedelta(hours=settings.QUEUE_RETRY_AFTER_HOURS)
+        _snooze_write(contact=contact, until=retry_at, reason=_AFTER_MISSED_CALL[status])
+    else:
+        QueueState.objects.filter(contact=contact).update(snoozed_until=None, snooze_reason="")
+    return call_log(
+        contact=contact,
+        owner=owner,
+        status=status,
+        outcome=outcome,
+        note=note,
+        channel=channel,
+        started_at=started_at,
+    )
 
 
+@transaction.atomic
 def queue_snooze(*, contact: Contact, until: datetime, reason: str = "") -> QueueState:
     """Keep the contact out of the queue until `until` (replacing any earlier snooze)."""
+    state = _snooze_write(contact=contact, until=until, reason=reason)
+    queue_scores_refresh([contact.pk])
+    return state
+
+
+def _snooze_write(*, contact: Contact, until: datetime, reason: str) -> QueueState:
     state, _ = QueueState.objects.update_or_create(
         contact=contact, defaults={"snoozed_until": until, "snooze_reason": reason[:150]}
     )
-    queue_scores_refresh([contact.pk])
     return state
 
 
