@@ -6,7 +6,7 @@ the real views with Django's test client, so a figure is the whole server time o
 (routing, middleware, queries, template), with its SQL query count. Writes (marking a call) run
 in a transaction that is rolled back, so the data set stays as it was.
 
-    BENCH_DATABASE_URL=postgres://... python bench/run.py [--runs 30] [--naive-runs 5]
+    BENCH_DATABASE_URL=postgres://... python bench/run.py [--runs 30] [--naive-runs 5] [--only queue,...]
 """
 
 import argparse
@@ -44,10 +44,12 @@ from bench.naive import naive_queue  # noqa: E402
 from calls.models import CallRecord  # noqa: E402
 from calls.services import call_log, owner_rhythms_refresh, pattern_breaks_detect  # noqa: E402
 from leads.models import Contact, Owner  # noqa: E402
+from scoring.figures import follow_up_figures_refresh  # noqa: E402
 from scoring.priority import QUEUE_WORKABLE  # noqa: E402
 from scoring.services import queue_scores_refresh  # noqa: E402
 
 REFERENCE_CONTACTS = 200_000
+PARTS = ("queue", "hubspot", "dashboard", "follow-up")
 HTMX = {"HX-Request": "true"}
 
 
@@ -105,7 +107,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--naive-runs", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to measure (default: all of {', '.join(PARTS)})",
+    )
     args = parser.parse_args()
+    parts = set(args.only.split(","))
+    if parts - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(parts - set(PARTS)))}")
     assert connection.vendor == "postgresql", "the benchmark runs on PostgreSQL (BENCH_DATABASE_URL)"
     ensure_reference_data()
 
@@ -118,6 +128,9 @@ def main() -> None:
     started = time.perf_counter()
     rescored = queue_scores_refresh()
     rescore_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    recounted = follow_up_figures_refresh()
+    recount_seconds = time.perf_counter() - started
 
     from django.contrib.auth import get_user_model
 
@@ -130,11 +143,33 @@ def main() -> None:
     contact = (
         Contact.objects.filter(owner=owner, do_not_contact=False, is_archived=False).order_by("pk").first()
     )
-    counts = {
-        "contacts": Contact.objects.count(),
-        "calls": CallRecord.objects.count(),
-        "owner_contacts": Contact.objects.filter(owner=owner).count(),
-    }
+    notes = [
+        f"Reference data: {Contact.objects.count():,} contacts, {CallRecord.objects.count():,} calls; "
+        f"the setter's owner has {Contact.objects.filter(owner=owner).count():,} contacts. "
+        f"PostgreSQL {connection.pg_version}.",
+        f"Pattern-break detection over all contacts: {pattern_seconds:.2f} s "
+        f"({result.breaks:,} breaks, {result.on_track:,} on track); owners' usual calling days: "
+        f"{rhythm_seconds:.2f} s.",
+        f"The five-minute job: queue re-scoring of all contacts {rescore_seconds:.2f} s "
+        f"({rescored:,} scores changed); follow-up figures of {recounted} owners recounted in "
+        f"{recount_seconds:.2f} s.",
+    ]
+
+    pairs = []
+    if "queue" in parts:
+        pairs += queue_pairs(args, setter_client, manager_client, owner, contact)
+    if "hubspot" in parts:
+        pairs += hubspot_sync_pairs()  # its own database; prints rows/s and memory as pages come
+    if "dashboard" in parts:
+        pairs += dashboard_pairs(runs=args.runs, naive_runs=args.naive_runs)  # manager dashboard (SPEC S4)
+    if "follow-up" in parts:
+        pairs += follow_up_pairs(runs=args.runs, naive_runs=args.naive_runs)  # follow-up table (SPEC S3)
+    report(pairs, notes, args)
+
+
+def queue_pairs(args, setter_client, manager_client, owner, contact) -> list:
+    """The call queue (SPEC S2): its page for one owner and for all, the JSON API, the cards, and
+    marking a call with the three refreshes that follow."""
 
     def mark_call_and_refresh():
         ok(setter_client.post(f"/queue/{contact.pk}/called/", {"result": "no_answer"}, headers=HTMX))
@@ -145,7 +180,7 @@ def main() -> None:
         call_log(contact=contact, owner=owner, status="no_answer")
         naive_queue(owner=owner)
 
-    pairs = [
+    return [
         (
             measure("queue page, one owner", lambda: ok(setter_client.get("/queue/")), args.runs),
             measure("naive", lambda: naive_queue(owner=owner), args.naive_runs),
@@ -175,24 +210,11 @@ def main() -> None:
             measure("naive", naive_mark_call_and_refresh, args.naive_runs, rollback=True),
         ),
     ]
-    pairs += hubspot_sync_pairs()  # its own database; prints rows/s and memory as pages come
-    pairs += dashboard_pairs(runs=args.runs, naive_runs=args.naive_runs)  # manager dashboard (SPEC S4)
-    pairs += follow_up_pairs(runs=args.runs, naive_runs=args.naive_runs)  # follow-up table (SPEC S3)
 
+
+def report(pairs: list, notes: list[str], args) -> None:
     print()
-    print(
-        f"Reference data: {counts['contacts']:,} contacts, {counts['calls']:,} calls; "
-        f"the setter's owner has {counts['owner_contacts']:,} contacts. PostgreSQL {connection.pg_version}."
-    )
-    print(
-        f"Pattern-break detection over all contacts: {pattern_seconds:.2f} s "
-        f"({result.breaks:,} breaks, {result.on_track:,} on track); owners' usual calling days: "
-        f"{rhythm_seconds:.2f} s."
-    )
-    print(
-        f"Queue re-scoring of all contacts (the five-minute job): {rescore_seconds:.2f} s, "
-        f"{rescored:,} scores changed."
-    )
+    print("\n".join(notes))
     print()
     header = (
         f"{'':38} {'median':>9} {'p95':>9} {'queries':>8} │ {'naive median':>12} {'p95':>9} │ {'ratio':>7}"
