@@ -100,7 +100,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Generated in {stats.generate_seconds:.1f}s, committed in {stats.commit_seconds:.1f}s, "
             f"statistics refreshed in {stats.write_seconds.get('analyze', 0.0):.1f}s, queue priorities "
-            f"scored in {stats.write_seconds.get('queue scores', 0.0):.1f}s; {total_rows:,} rows in "
+            f"scored in {stats.write_seconds.get('queue scores', 0.0):.1f}s, vacuumed in "
+            f"{stats.write_seconds.get('vacuum', 0.0):.1f}s; {total_rows:,} rows in "
             f"{stats.total_seconds:.1f}s ({total_rows / max(stats.total_seconds, 1e-9):,.0f} rows/s)."
         )
         for username in logins.created:
