@@ -39,7 +39,7 @@ from hubspot_sync.models import (
     SyncStatus,
     WebhookEvent,
 )
-from hubspot_sync.upserts import STORES, BatchResult, SyncContext
+from hubspot_sync.upserts import PREFETCHES, STORES, BatchResult, SyncContext
 from leads.models import Contact, Deal, OwnerChangeSource, Task
 from scoring.services import queue_scores_refresh
 
@@ -169,15 +169,18 @@ def _page_store(
     *,
     cursor: dict | None = None,
     total=None,
-    **store_kwargs,
+    **prefetch_kwargs,
 ) -> BatchResult:
     """Store one page and move the cursor, in one transaction. Incremental pages rebuild the
     touched contacts' facts in it too, so the pages never show a call without its count; a full
     sync rebuilds them in large batches as it goes and at its end."""
     run = state.run
     try:
+        # What the store needs from HubSpot is read first: a request inside the transaction would
+        # hold its row locks (on contacts setters are updating) through round trips and back-offs.
+        prefetched = PREFETCHES[object_type](state.ctx, records, **prefetch_kwargs)
         with transaction.atomic():
-            result = STORES[object_type](state.ctx, records, **store_kwargs)
+            result = STORES[object_type](state.ctx, records, prefetched)
             if state.deferred_facts:
                 state.pending_facts |= result.contact_ids
                 state.pending_scores |= result.scored_ids

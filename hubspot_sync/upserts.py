@@ -5,6 +5,11 @@ query, and writes only what differs: bulk_create for new rows, bulk_update of th
 fields for the rest. Storing the same page twice therefore changes nothing the second time
 (counted as unchanged). The caller runs each page in one transaction and then rebuilds the
 facts of the contacts it touched (`BatchResult.contact_ids`).
+
+What a store needs from HubSpot besides the page (owner histories, associations, deal stages,
+call outcome labels) its `*_prefetch` reads first, outside that transaction: the stores
+themselves touch only the database, so no transaction stays open over a network round trip or a
+429 back-off while setters wait on the rows it locked.
 """
 
 import logging
@@ -50,9 +55,24 @@ class BatchResult:
     scored_ids: set[int] = field(default_factory=set)
 
 
+@dataclass
+class Prefetched:
+    """What storing one page needs from HubSpot besides its records, read before the page's
+    transaction opens."""
+
+    # contacts: HubSpot id -> the record with its hubspot_owner_id history, for the contacts whose
+    # owner differed from ours when the page was read
+    owner_histories: dict[str, dict] = field(default_factory=dict)
+    # deals, calls, tasks: HubSpot id -> the HubSpot ids of its contacts
+    hubspot_contacts: dict[str, list[str]] = field(default_factory=dict)
+    stages: dict[tuple[str, str], mapping.Stage] = field(default_factory=dict)  # deals
+    dispositions: dict[str, str] = field(default_factory=dict)  # calls
+
+
 class SyncContext:
     """What one run needs besides the records: the client, lookups fetched once per run
-    (deal stages, call outcome labels), the owner id cache and how owner changes are labelled."""
+    (deal stages, call outcome labels; first read by a prefetch, outside any transaction), the
+    owner id cache and how owner changes are labelled."""
 
     def __init__(self, client: HubSpotClient, *, source: str = OwnerChangeSource.SYNC) -> None:
         self.client = client
@@ -106,7 +126,11 @@ def _apply(instance, values: dict) -> set[str]:
 
 
 # --- owners -----------------------------------------------------------------------------
-def owners_store(ctx: SyncContext, records: list[dict]) -> BatchResult:
+def owners_prefetch(ctx: SyncContext, records: list[dict]) -> Prefetched:
+    return Prefetched()  # an owner page is all there is to an owner
+
+
+def owners_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -> BatchResult:
     result = BatchResult()
     records = _unique(records)
     existing = {o.hubspot_id: o for o in Owner.objects.filter(hubspot_id__in=[str(r["id"]) for r in records])}
@@ -169,7 +193,43 @@ def _contact_values(record: dict, owner_pks: dict[str, int]) -> dict:
     return values
 
 
-def contacts_store(ctx: SyncContext, records: list[dict]) -> BatchResult:
+def contacts_prefetch(ctx: SyncContext, records: list[dict]) -> Prefetched:
+    """The owner histories of the contacts whose owner differs from ours and whose record does not
+    carry its history (search pages)."""
+    moved = _owner_moves(_unique(records))
+    if not moved:
+        return Prefetched()
+    histories = ctx.client.batch_read(
+        "contacts",
+        moved,
+        properties=[mapping.OWNER_PROPERTY],
+        properties_with_history=[mapping.OWNER_PROPERTY],
+    )
+    return Prefetched(owner_histories={str(r["id"]): r for r in histories})
+
+
+def _owner_moves(records: list[dict]) -> list[str]:
+    """HubSpot ids of the stored contacts, among records without owner history, whose HubSpot
+    owner is not the one we have: the contacts `contacts_store` will see move."""
+    theirs = {str(r["id"]): mapping.owner_id_of(r) for r in records if not mapping.has_owner_history(r)}
+    ours = {
+        hubspot_id: (owner_pk, owner_hubspot_id)
+        for hubspot_id, owner_pk, owner_hubspot_id in Contact.objects.filter(
+            hubspot_id__in=theirs
+        ).values_list("hubspot_id", "owner_id", "owner__hubspot_id")
+    }
+    moved = []
+    for hubspot_id, owner in theirs.items():
+        if hubspot_id not in ours:
+            continue  # a new contact: no change to record
+        owner_pk, owner_hubspot_id = ours[hubspot_id]
+        # Unassigned in HubSpot: any owner here is a change, even one without a HubSpot id.
+        if (owner_hubspot_id != owner) if owner else (owner_pk is not None):
+            moved.append(hubspot_id)
+    return moved
+
+
+def contacts_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -> BatchResult:
     """Upsert contacts; record owner changes (from property history, and from the diff with
     what we had); point merged-away contacts, their calls, deals and tasks at the survivor."""
     result = BatchResult()
@@ -201,28 +261,25 @@ def contacts_store(ctx: SyncContext, records: list[dict]) -> BatchResult:
     result.created, result.updated = len(to_create), len(to_update)
     stored = {c.hubspot_id: c for c in [*to_create, *to_update]} | existing
     result.scored_ids |= {c.pk for c in [*to_create, *to_update]}
-    result.owner_changes = _owner_changes_record(ctx, records, stored, moved)
+    result.owner_changes = _owner_changes_record(ctx, records, stored, moved, prefetched.owner_histories)
     result.contact_ids |= _merges_apply(records, stored)
     return result
 
 
 def _owner_changes_record(
-    ctx: SyncContext, records: list[dict], stored: dict[str, Contact], moved: dict[str, int | None]
+    ctx: SyncContext,
+    records: list[dict],
+    stored: dict[str, Contact],
+    moved: dict[str, int | None],
+    owner_histories: dict[str, dict],
 ) -> int:
     """One OwnerChange per change, whichever way it is seen: HubSpot's hubspot_owner_id history
-    when the record carries it (full sync) or is read for the contacts whose owner differs from
-    ours; the diff itself when HubSpot has no history entry for it. The unique constraint on
+    when the record carries it (full sync) or was read by `contacts_prefetch` for the contacts
+    whose owner differs from ours; the diff itself when HubSpot has no history entry for it, or
+    when the owner here changed after the prefetch read. The unique constraint on
     (contact, changed_at, to_owner) makes a change seen again, by any run, a no-op."""
     with_history = {str(r["id"]): r for r in records if mapping.has_owner_history(r)}
-    need_history = [i for i in moved if i not in with_history]
-    if need_history:
-        for record in ctx.client.batch_read(
-            "contacts",
-            need_history,
-            properties=[mapping.OWNER_PROPERTY],
-            properties_with_history=[mapping.OWNER_PROPERTY],
-        ):
-            with_history[str(record["id"])] = record
+    with_history |= {i: owner_histories[i] for i in moved if i not in with_history and i in owner_histories}
     transitions = {i: mapping.owner_transitions(r) for i, r in with_history.items() if i in stored}
     owner_pks = ctx.owner_pks(
         owner for ts in transitions.values() for t in ts for owner in (t.from_owner, t.to_owner)
@@ -349,19 +406,23 @@ def _merges_apply(records: list[dict], stored: dict[str, Contact]) -> set[int]:
 
 
 # --- records associated with contacts ----------------------------------------------------
-def _contact_of(
+def _hubspot_contacts(
     ctx: SyncContext, object_type: str, records: list[dict], inline: bool
-) -> dict[str, int | None]:
+) -> dict[str, list[str]]:
+    """The HubSpot ids of each record's contacts. `inline`: the records came from a list call that
+    embedded their associations; otherwise they are read from HubSpot."""
+    if not inline:
+        return ctx.client.associations(object_type, "contacts", [str(r["id"]) for r in records])
+    hubspot_contacts = {}
+    for r in records:
+        results = ((r.get("associations") or {}).get("contacts") or {}).get("results") or []
+        hubspot_contacts[str(r["id"])] = [str(a["id"]) for a in results]
+    return hubspot_contacts
+
+
+def _contact_of(hubspot_contacts: dict[str, list[str]]) -> dict[str, int | None]:
     """Our contact pk per record, from its contact associations (the lowest HubSpot id when there
-    are several, so the choice is stable); a merged-away contact gives way to its survivor.
-    `inline`: the records came from a list call that embedded their associations."""
-    hubspot_contacts: dict[str, list[str]] = {}
-    if inline:
-        for r in records:
-            results = ((r.get("associations") or {}).get("contacts") or {}).get("results") or []
-            hubspot_contacts[str(r["id"])] = [str(a["id"]) for a in results]
-    else:
-        hubspot_contacts = ctx.client.associations(object_type, "contacts", [str(r["id"]) for r in records])
+    are several, so the choice is stable); a merged-away contact gives way to its survivor."""
     wanted = {c for cs in hubspot_contacts.values() for c in cs}
     pks = {
         hubspot_id: merged_into or pk
@@ -396,9 +457,16 @@ _DEAL_COMPARED = [
 ]
 
 
-def deals_store(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> BatchResult:
+def deals_prefetch(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> Prefetched:
+    return Prefetched(
+        hubspot_contacts=_hubspot_contacts(ctx, "deals", _unique(records), inline_associations),
+        stages=ctx.stages,
+    )
+
+
+def deals_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -> BatchResult:
     def values_of(record: dict, deal: Deal | None) -> dict:
-        values = mapping.deal_fields(record, ctx.stages)
+        values = mapping.deal_fields(record, prefetched.stages)
         entered = mapping.deal_stage_entered_at(record)
         if deal is None or deal.stage != values["stage"]:
             # Without HubSpot's "entered current stage" date, a new stage is dated by the modification.
@@ -408,32 +476,25 @@ def deals_store(ctx: SyncContext, records: list[dict], *, inline_associations: b
         return values
 
     return _contact_records_store(
-        ctx,
-        records,
-        model=Deal,
-        kind="deals",
-        compared=_DEAL_COMPARED,
-        values_of=values_of,
-        inline_associations=inline_associations,
+        ctx, records, prefetched, model=Deal, compared=_DEAL_COMPARED, values_of=values_of
     )
 
 
 def _contact_records_store(
     ctx: SyncContext,
     records: list[dict],
+    prefetched: Prefetched,
     *,
     model: type[Deal] | type[Task],
-    kind: str,
     compared: list[str],
     values_of: Callable[[dict, Any], dict],
-    inline_associations: bool,
 ) -> BatchResult:
     """Upsert deals or tasks by HubSpot id: one read of the stored rows, then one bulk create and
     one bulk update of only the changed fields. Every contact a row moves from or to is reported,
     so its facts are rebuilt."""
     result = BatchResult()
     records = _unique(records)
-    contact_of = _contact_of(ctx, kind, records, inline_associations)
+    contact_of = _contact_of(prefetched.hubspot_contacts)
     owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
     existing = {
         row.hubspot_id: row
@@ -481,13 +542,25 @@ _CALL_COMPARED = [
 ]
 
 
-def calls_store(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> BatchResult:
+def _calls_kept(records: list[dict]) -> list[dict]:
+    # Calls have no archived flag here: an archived call is left as it is (it still happened).
+    return [r for r in _unique(records) if not r.get("archived")]
+
+
+def calls_prefetch(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> Prefetched:
+    return Prefetched(
+        hubspot_contacts=_hubspot_contacts(ctx, "calls", _calls_kept(records), inline_associations),
+        dispositions=ctx.dispositions,
+    )
+
+
+def calls_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -> BatchResult:
     """Upsert HubSpot calls keyed by (source=hubspot, external_id=HubSpot id). A call logged here
     that comes back from HubSpot (same contact and direction, within SAME_CALL_WINDOW) is that
     call, not a second one: it is left as logged."""
     result = BatchResult()
-    records = [r for r in _unique(records) if not r.get("archived")]
-    contact_of = _contact_of(ctx, "calls", records, inline_associations)
+    records = _calls_kept(records)
+    contact_of = _contact_of(prefetched.hubspot_contacts)
     owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
     existing = {
         c.external_id: c
@@ -495,12 +568,11 @@ def calls_store(ctx: SyncContext, records: list[dict], *, inline_associations: b
             source=CallSource.HUBSPOT, external_id__in=[str(r["id"]) for r in records]
         ).only("id", *_CALL_COMPARED)
     }
-    dispositions = ctx.dispositions
     incoming = []
     for record in records:
         hubspot_id = str(record["id"])
         contact_id = contact_of.get(hubspot_id)
-        values = mapping.call_fields(record, dispositions)
+        values = mapping.call_fields(record, prefetched.dispositions)
         if contact_id is None or values["started_at"] is None:
             # CallRecord needs a contact: a call with no known contact cannot count for anyone.
             result.skipped += 1
@@ -576,18 +648,29 @@ _TASK_COMPARED = [
 ]
 
 
-def tasks_store(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> BatchResult:
+def tasks_prefetch(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> Prefetched:
+    return Prefetched(hubspot_contacts=_hubspot_contacts(ctx, "tasks", _unique(records), inline_associations))
+
+
+def tasks_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -> BatchResult:
     return _contact_records_store(
         ctx,
         records,
+        prefetched,
         model=Task,
-        kind="tasks",
         compared=_TASK_COMPARED,
         values_of=lambda record, task: mapping.task_fields(record),
-        inline_associations=inline_associations,
     )
 
 
+# Read from HubSpot before a page's transaction opens; the store then runs inside it.
+PREFETCHES = {
+    "owners": owners_prefetch,
+    "contacts": contacts_prefetch,
+    "deals": deals_prefetch,
+    "calls": calls_prefetch,
+    "tasks": tasks_prefetch,
+}
 STORES = {
     "owners": owners_store,
     "contacts": contacts_store,

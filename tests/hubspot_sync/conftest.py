@@ -1,8 +1,11 @@
 """Fixtures for the HubSpot sync: a loopback fake HubSpot with the app pointed at it."""
 
 from datetime import UTC, datetime
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
 
 from hubspot_sync.client import HubSpotClient
 from tests.fakes.hubspot_server import FakeHubSpot
@@ -34,3 +37,27 @@ def sleeps():
 def hubspot(fake_hubspot, sleeps):
     """The real client against the fake; its sleeps are recorded, not slept."""
     return HubSpotClient(sleep=sleeps.append, jitter=lambda: 0.0)
+
+
+class SentRequest(NamedTuple):
+    method: str
+    path: str
+    open_transactions: int  # atomic blocks open beyond those the test itself runs in
+
+
+def sent_requests(client: HubSpotClient) -> list[SentRequest]:
+    """Every request the real client sends from now on, with how many transactions were open when
+    it was sent. A response hook on its session runs on the sync's own thread with nothing of ours
+    between the request and it, so it sees the transactions the request was sent in. pytest-django
+    runs each test in atomic blocks of its own: those open now are not counted."""
+    before = len(connection.atomic_blocks)
+    sent: list[SentRequest] = []
+
+    def record(response, *args, **kwargs):
+        request = response.request
+        sent.append(
+            SentRequest(request.method, urlsplit(request.url).path, len(connection.atomic_blocks) - before)
+        )
+
+    client.session.hooks["response"].append(record)
+    return sent

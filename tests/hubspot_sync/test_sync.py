@@ -14,7 +14,7 @@ from hubspot_sync.models import SyncCursor, SyncMode, SyncRun, SyncStatus
 from leads.models import Contact, Deal, Owner, OwnerChange, OwnerChangeSource, Task, TaskStatus
 from scoring.services import queue_scores_refresh
 from tests.fakes.hubspot_server import iso
-from tests.hubspot_sync.conftest import T0
+from tests.hubspot_sync.conftest import T0, sent_requests
 from tests.hubspot_sync.world import CONNECTED, portal
 
 pytestmark = pytest.mark.django_db
@@ -378,6 +378,76 @@ def test_no_introduction_when_switched_off(fake_hubspot, hubspot, settings):
     _sync(hubspot, types=["contacts"], at=SECOND_RUN)
     assert OwnerChange.objects.filter(contact__hubspot_id="101").count() == 1
     assert not Intervention.objects.exists()
+
+
+def test_no_hubspot_request_is_sent_inside_a_transaction(fake_hubspot, hubspot):
+    # given every request of a full sync and of an incremental one that reads owner history (Ali
+    # moved; search pages carry none) and associations (search pages carry none) recorded
+    sent = sent_requests(hubspot)
+    portal(fake_hubspot, T0)
+    _sync(hubspot, full=True)
+    changed_at = FIRST_RUN + timedelta(minutes=20)
+    fake_hubspot.put("contacts", "101", modified=changed_at, hubspot_owner_id="12")
+    fake_hubspot.put("deals", "501", modified=changed_at, amount="2500")
+    fake_hubspot.put("tasks", "901", modified=changed_at, hs_task_status="COMPLETED")
+    fake_hubspot.put(
+        "calls",
+        "804",
+        modified=changed_at,
+        hs_timestamp=iso(changed_at),
+        hs_call_disposition=CONNECTED,
+        hs_call_status="COMPLETED",
+        contacts=["103"],
+    )
+
+    # when
+    runs = _sync(hubspot, at=SECOND_RUN)
+
+    # then the stores got what they need from HubSpot, and none of it was read in a transaction
+    assert {r.status for r in runs.values()} == {SyncStatus.SUCCEEDED}
+    assert {
+        "/crm/v3/objects/contacts/batch/read",
+        "/crm/v4/associations/deals/contacts/batch/read",
+        "/crm/v4/associations/calls/contacts/batch/read",
+        "/crm/v4/associations/tasks/contacts/batch/read",
+        "/crm/v3/pipelines/deals",
+        "/crm/v3/properties/calls/hs_call_disposition",
+    } <= {r.path for r in sent}
+    assert [r for r in sent if r.open_transactions] == []
+    change = OwnerChange.objects.get(contact__hubspot_id="101")
+    assert change.changed_at == changed_at  # dated by the history read before the transaction
+    assert Deal.objects.get(hubspot_id="501").contact.hubspot_id == "101"
+    assert Task.objects.get(hubspot_id="901").status == TaskStatus.COMPLETED
+    assert CallRecord.objects.get(external_id="804").contact.hubspot_id == "103"
+
+
+def test_an_owner_changed_here_after_the_history_was_read_is_recorded_from_the_diff(fake_hubspot, hubspot):
+    # given a synced portal, then Ali moved to Olga and Cy renamed in HubSpot
+    portal(fake_hubspot, T0)
+    _sync(hubspot, full=True)
+    changed_at = FIRST_RUN + timedelta(minutes=20)
+    fake_hubspot.put("contacts", "101", modified=changed_at, hubspot_owner_id="12")
+    fake_hubspot.put("contacts", "103", modified=changed_at, firstname="Cyrus")
+    # and Cy handed to Sam here while the sync reads Ali's history, before it stores the page
+    sam = Owner.objects.get(hubspot_id="11")
+
+    def hand_cy_to_sam(response, *args, **kwargs):
+        if response.request.path_url.endswith("/contacts/batch/read"):
+            Contact.objects.filter(hubspot_id="103").update(owner=sam)
+
+    hubspot.session.hooks["response"].append(hand_cy_to_sam)
+
+    # when
+    run = _sync(hubspot, types=["contacts"], at=SECOND_RUN)["contacts"]
+
+    # then Ali's change is dated by HubSpot's history, and Cy's (back to Olga) by the diff
+    assert run.owner_changes == 2
+    ali_change = OwnerChange.objects.get(contact__hubspot_id="101")
+    assert (ali_change.changed_at, ali_change.to_owner.hubspot_id) == (changed_at, "12")
+    cy_change = OwnerChange.objects.get(contact__hubspot_id="103")
+    assert (cy_change.from_owner, cy_change.to_owner.hubspot_id) == (sam, "12")
+    assert cy_change.note == "Owner differs from the last sync (no HubSpot history entry)"
+    assert Contact.objects.get(hubspot_id="103").owner.hubspot_id == "12"
 
 
 def test_a_call_logged_here_is_not_counted_again_when_it_comes_back_from_hubspot(fake_hubspot, hubspot):

@@ -10,7 +10,7 @@ from hubspot_sync import services
 from hubspot_sync.models import WebhookEvent
 from hubspot_sync.signatures import signature_v3
 from leads.models import Contact, Deal, OwnerChange, OwnerChangeSource
-from tests.hubspot_sync.conftest import T0
+from tests.hubspot_sync.conftest import T0, sent_requests
 from tests.hubspot_sync.world import portal
 
 pytestmark = pytest.mark.django_db
@@ -146,6 +146,34 @@ def test_processing_re_fetches_changed_records_and_applies_deletions(fake_hubspo
     # and processing again does nothing more
     assert services.webhook_events_process(client=_client()) == []
     assert OwnerChange.objects.filter(contact=ali).count() == 1
+
+
+def test_processing_sends_no_hubspot_request_inside_a_transaction(fake_hubspot, client):
+    # given a synced portal, then in HubSpot: Ali moved to Olga, deal 502 changed
+    portal(fake_hubspot, T0)
+    services.sync_all(full=True, client=_client())
+    changed_at = T0 + timedelta(hours=1)
+    fake_hubspot.put("contacts", "101", modified=changed_at, hubspot_owner_id="12")
+    fake_hubspot.put("deals", "502", modified=changed_at, amount="1200")
+    _post(client, [_event(1, object_id=101), _event(2, object_id=502, kind="deal.propertyChange")])
+    hubspot = _client()
+    sent = sent_requests(hubspot)
+
+    # when
+    runs = services.webhook_events_process(client=hubspot)
+
+    # then the re-read records, their associations and the deal stages were all read outside
+    # any transaction
+    assert {r.object_type: r.status for r in runs} == {"contacts": "succeeded", "deals": "succeeded"}
+    assert {
+        "/crm/v3/objects/contacts/batch/read",
+        "/crm/v3/objects/deals/batch/read",
+        "/crm/v4/associations/deals/contacts/batch/read",
+        "/crm/v3/pipelines/deals",
+    } <= {r.path for r in sent}
+    assert [r for r in sent if r.open_transactions] == []
+    assert Deal.objects.get(hubspot_id="502").amount == 1200
+    assert OwnerChange.objects.get(contact__hubspot_id="101").changed_at == changed_at
 
 
 def _client():
