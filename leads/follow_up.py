@@ -43,6 +43,9 @@ PAGE_SIZE = 50
 # Within one priority, rows come longest without contact first: the default sort's second key.
 PRIORITY_RUN_SORT = "-days"
 CALL_HISTORY_LENGTH = 20
+# How the table writes days and moments (strftime, not the template's date filter: 200 dates a
+# page through Django's formatting cost more than the rest of a row).
+DAY_FORMAT, MINUTE_FORMAT = "%d %b %Y", "%d %b %Y %H:%M"
 # A setter with no call for this long gets the "no calls in 24h" alert.
 NO_CALLS_ALERT_AFTER = timedelta(hours=24)
 
@@ -103,6 +106,11 @@ class FollowUpRow:
     days_since_created: int | None
     days_since_contact: int | None
     days_in_deal_stage: int | None
+    # What the table shows of its moments, in the business zone ("" when there is none).
+    created_on: str = ""
+    last_call_at: str = ""
+    last_activity_on: str = ""
+    deal_closes_on: str = ""
 
     @property
     def contact_badge(self) -> str:
@@ -147,8 +155,8 @@ class _Clock:
         """As timeutils.days_since: whole business days, 0 = today."""
         return None if moment is None else (self.today - moment.astimezone(self.zone).date()).days
 
-    def local(self, moment: datetime | None) -> str:
-        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+    def local(self, moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+        return moment.astimezone(self.zone).strftime(pattern) if moment else ""
 
 
 def _row(contact: Contact, clock: _Clock) -> FollowUpRow:
@@ -162,6 +170,10 @@ def _row(contact: Contact, clock: _Clock) -> FollowUpRow:
         days_since_created=clock.days_since(created),
         days_since_contact=clock.days_since(contact.last_call_at or created),
         days_in_deal_stage=clock.days_since(deal.stage_entered_at) if deal else None,
+        created_on=clock.local(created, DAY_FORMAT),
+        last_call_at=clock.local(contact.last_call_at, MINUTE_FORMAT),
+        last_activity_on=clock.local(contact.last_activity_at, DAY_FORMAT),
+        deal_closes_on=deal.close_date.strftime(DAY_FORMAT) if deal and deal.close_date else "",
     )
 
 
