@@ -424,21 +424,17 @@ def webhook_events_process(*, client: HubSpotClient | None = None, limit: int = 
     Events of a type whose sync is running stay pending for the next pass. Safe to run twice:
     an event is marked processed in the transaction that applies it."""
     client = client or HubSpotClient()
-    pending = list(WebhookEvent.objects.filter(processed_at__isnull=True).order_by("received_at")[:limit])
-    by_type: dict[str, list[WebhookEvent]] = {}
-    for event in pending:
-        by_type.setdefault(event.object_type, []).append(event)
+    pending = WebhookEvent.objects.filter(processed_at__isnull=True)
+    pending.filter(object_type="").update(processed_at=timeutils.now(), error="not a synced object type")
     runs = []
-    unknown = by_type.pop("", [])
-    if unknown:
-        WebhookEvent.objects.filter(pk__in=[e.pk for e in unknown]).update(
-            processed_at=timeutils.now(), error="not a synced object type"
-        )
-    for object_type, events in by_type.items():
+    # Up to `limit` events of each type, oldest first: a backlog of one type (whose sync holds
+    # its lock) never keeps the others waiting.
+    for object_type in pending.order_by("object_type").values_list("object_type", flat=True).distinct():
         try:
             token = _lock_claim(object_type)
         except SyncLocked:
             continue
+        events = list(pending.filter(object_type=object_type).order_by("received_at")[:limit])
         run = SyncRun.objects.create(
             object_type=object_type, mode=SyncMode.WEBHOOK, started_at=timeutils.now()
         )

@@ -3,11 +3,13 @@
 import json
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from hubspot_sync import services
-from hubspot_sync.models import WebhookEvent
+from hubspot_sync.models import SyncCursor, WebhookEvent
 from hubspot_sync.signatures import signature_v3
 from leads.models import Contact, Deal, OwnerChange, OwnerChangeSource
 from tests.hubspot_sync.conftest import T0, sent_requests
@@ -207,3 +209,24 @@ def test_an_association_change_re_reads_the_record_on_the_far_side_of_the_contac
     assert Deal.objects.get(hubspot_id="501").contact == bea
     assert bea.open_deal_amount is not None
     assert Contact.objects.get(hubspot_id="101").open_deal_amount is None
+
+
+def test_a_backlog_of_one_type_whose_sync_runs_does_not_hold_up_the_others(fake_hubspot, client):
+    # given a synced portal, a contacts sync running elsewhere, and more contact events waiting
+    # than one pass takes, older than a deal's
+    portal(fake_hubspot, T0)
+    services.sync_all(full=True, client=_client())
+    SyncCursor.objects.filter(object_type="contacts").update(
+        locked_until=timezone.now() + timedelta(minutes=5), locked_by="another-worker"
+    )
+    fake_hubspot.put("deals", "502", modified=T0 + timedelta(hours=1), amount="1200")
+    _post(client, [_event(i, object_id=101) for i in range(1, 4)])
+    _post(client, [_event(9, object_id=502, kind="deal.propertyChange")])
+
+    # when a pass takes two events of each type
+    runs = services.webhook_events_process(client=_client(), limit=2)
+
+    # then the deal is applied; the contact events wait for their sync to finish
+    assert [(r.object_type, r.status) for r in runs] == [("deals", "succeeded")]
+    assert Deal.objects.get(hubspot_id="502").amount == Decimal("1200")
+    assert WebhookEvent.objects.filter(processed_at__isnull=True, object_type="contacts").count() == 3
