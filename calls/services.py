@@ -308,6 +308,10 @@ class PatternBreakResult:
     changed: int
 
 
+# The current week (the last 7 days) against the 4 weeks before it.
+PATTERN_CURRENT = timedelta(days=7)
+PATTERN_WINDOW = timedelta(days=35)
+PATTERN_USUAL_WEEKS = (PATTERN_WINDOW - PATTERN_CURRENT) / timedelta(weeks=1)
 # A rhythm needs at least this many calls in the 4 weeks before the current week...
 PATTERN_MIN_CALLS = 4
 # ...and history going back at least this far, so a lead first called last week has no "usual".
@@ -325,7 +329,7 @@ def pattern_breaks_detect(*, now: datetime | None = None) -> PatternBreakResult:
     contacts whose status changes. A deterministic recompute, safe to run twice.
     """
     now = now or timeutils.now()
-    week_start, window_start = now - timedelta(days=7), now - timedelta(days=35)
+    week_start, window_start = now - PATTERN_CURRENT, now - PATTERN_WINDOW
     rows = (
         CallRecord.objects.filter(started_at__gte=window_start, started_at__lt=now)
         .values("contact_id")
@@ -341,7 +345,7 @@ def pattern_breaks_detect(*, now: datetime | None = None) -> PatternBreakResult:
     for contact_id, usual, current, first in rows.iterator(chunk_size=10_000):
         if usual < PATTERN_MIN_CALLS or first > now - PATTERN_MIN_HISTORY:
             continue  # no rhythm: handled below with everyone else
-        weekly = usual / 4
+        weekly = usual / PATTERN_USUAL_WEEKS
         status = (
             PatternStatus.PATTERN_BREAK if current < PATTERN_BREAK_RATIO * weekly else PatternStatus.ON_TRACK
         )

@@ -15,8 +15,11 @@ from datetime import datetime
 from calls.models import CallOutcome, CallStatus, Channel, Direction
 from calls.services import (
     PATTERN_BREAK_RATIO,
+    PATTERN_CURRENT,
     PATTERN_MIN_CALLS,
     PATTERN_MIN_HISTORY,
+    PATTERN_USUAL_WEEKS,
+    PATTERN_WINDOW,
     last_activity,
     note_excerpt,
 )
@@ -37,8 +40,9 @@ from leads.models import LeadStatus, LifecycleStage, PatternStatus, Tier, Zone
 from leads.phones import normalise_phone
 
 HUBSPOT_CALL_ID_BASE = 40_000_000_000
-# pattern_breaks_detect's windows: the last 7 days against the 28 days before them.
-PATTERN_CURRENT_SECONDS, PATTERN_WINDOW_SECONDS = 7 * DAY, 35 * DAY
+# pattern_breaks_detect's windows, in the generator's seconds.
+PATTERN_CURRENT_SECONDS = int(PATTERN_CURRENT.total_seconds())
+PATTERN_WINDOW_SECONDS = int(PATTERN_WINDOW.total_seconds())
 PILOT_PROFILES = 10_000
 
 
@@ -482,7 +486,7 @@ class WorldGenerator(RecordsMixin):
         current = len(times) - first - usual  # every call is before now
         if usual < PATTERN_MIN_CALLS or times[first] > now - PATTERN_MIN_HISTORY.total_seconds():
             return ""
-        if current < PATTERN_BREAK_RATIO * usual / 4:
+        if current < PATTERN_BREAK_RATIO * usual / PATTERN_USUAL_WEEKS:
             return PatternStatus.PATTERN_BREAK
         return PatternStatus.ON_TRACK
 
