@@ -42,14 +42,32 @@ class Situation(StrEnum):
 # Control and formatting characters (bidi overrides, zero-width spaces) can hide text from the
 # person reading a note; joiners stay because some names need them.
 _KEEP_FORMAT_CHARS = {"\u200c", "\u200d"}
+_HIDING_CATEGORIES = {"Cc", "Cf", "Co", "Cs"}
+
+
+class _HidingChars(dict):
+    """A str.translate table that drops the characters above: a code point is classified the first
+    time it is seen, so cleaning is one C-level pass. Remembers a bounded number of them, so text
+    made of rare characters cannot grow it without end."""
+
+    LIMIT = 10_000
+
+    def __missing__(self, code: int) -> int | None:
+        ch = chr(code)
+        hides = ch not in _KEEP_FORMAT_CHARS and unicodedata.category(ch) in _HIDING_CATEGORIES
+        kept = None if hides else code
+        if len(self) < self.LIMIT:
+            self[code] = kept
+        return kept
+
+
+_HIDING_CHARS = _HidingChars()
 
 
 def _clean(text: str, limit: int) -> str:
-    text = "".join(
-        ch
-        for ch in str(text or "")
-        if ch in _KEEP_FORMAT_CHARS or unicodedata.category(ch) not in {"Cc", "Cf", "Co", "Cs"}
-    )
+    text = str(text or "")
+    if not text.isprintable():  # printable text has none of those characters
+        text = text.translate(_HIDING_CHARS)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

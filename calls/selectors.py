@@ -4,11 +4,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from calls.drafts import Draft, DraftFacts, draft_facts_for, drafts_for
-from calls.models import CallOutcome, CallRecord, CallStatus
+from calls.models import CallOutcome, CallRecord, CallStatus, QueueState
 from crm import roles, timeutils
 from leads.models import OWNER_RECENTLY_CHANGED_DAYS, Contact, HealthScore, Owner, PatternStatus, Zone
 from leads.selectors import User, calls_visible_to, contacts_visible_to
@@ -21,6 +21,7 @@ from scoring.priority import (
     annotate_priority,
     factors_active,
     priority_from_raw,
+    priority_raw,
     reason_line,
     reasons_for,
     score_from_raw,
@@ -30,6 +31,7 @@ from scoring.priority import (
 # A lead called this recently is left alone, whatever its priority.
 RECENTLY_CALLED = timedelta(hours=1)
 QUEUE_ZONES = (Zone.RED, Zone.ORANGE, Zone.YELLOW)
+_CALL_STATUS_LABELS = dict(CallStatus.choices)
 
 # Only what the queue renders; the facts columns make it one row per contact.
 QUEUE_COLUMNS = (
@@ -84,6 +86,7 @@ class QueueFilters:
 @dataclass(frozen=True)
 class QueueEntry:
     contact: Contact
+    raw_score: float  # unrounded and unclamped: the order within the page
     priority: int
     score: int
     reasons: list[str]
@@ -95,6 +98,12 @@ class QueueEntry:
     @property
     def is_urgent(self) -> bool:
         return self.priority >= URGENT_PRIORITY
+
+    @property
+    def last_call_label(self) -> str:
+        """The last call's status as people read it ("No answer"); "" before the first call."""
+        status = self.contact.last_call_status
+        return _CALL_STATUS_LABELS.get(status, status)
 
 
 @dataclass(frozen=True)
@@ -121,17 +130,20 @@ def queue_candidates(*, user: User, filters: QueueFilters, now: datetime) -> Que
     if not filters.include_all_zones:
         # Clients in a worrying zone, plus every lead (no health score yet).
         contacts = contacts.filter(Q(health_zone__in=QUEUE_ZONES) | Q(health_zone=""))
+    # Snoozes are looked up, not joined: a join probes the queue state of each of an owner's
+    # thousands of candidates, where these read the few snoozes once and leave the rest of the
+    # filter to the owner's queue index. (The run-out snoozes as a correlated EXISTS would make
+    # PostgreSQL's estimate for the all-owners count high enough to JIT-compile it: 0.3 s.)
     if filters.days_threshold > 0:
         not_contacted = Q(last_call_at__lt=timeutils.days_ago_boundary(filters.days_threshold, at=now)) | Q(
             last_call_at__isnull=True
         )
-        follow_up_due = Q(next_task_due_at__lt=now) | Q(queue_state__snoozed_until__lte=now)
+        snooze_over = QueueState.objects.filter(snoozed_until__lte=now).values("contact_id")
+        follow_up_due = Q(next_task_due_at__lt=now) | Q(pk__in=snooze_over)
         contacts = contacts.filter(not_contacted | follow_up_due)
+    snoozed = QueueState.objects.filter(contact=OuterRef("pk"), snoozed_until__gt=now)
     return contacts.filter(
-        Q(last_call_at__isnull=True) | Q(last_call_at__lt=now - RECENTLY_CALLED),
-        Q(queue_state__isnull=True)
-        | Q(queue_state__snoozed_until__isnull=True)
-        | Q(queue_state__snoozed_until__lte=now),
+        Q(last_call_at__isnull=True) | Q(last_call_at__lt=now - RECENTLY_CALLED), ~Exists(snoozed)
     )
 
 
@@ -169,7 +181,7 @@ class CallQueue:
         )
         entries = {contact.pk: _entry(contact, self.factors, self.generated_at) for contact in rows}
         # Within the page, the order of what the setter reads (stable: ties keep the index order).
-        return sorted((entries[pk] for pk in ids if pk in entries), key=lambda e: -e.contact.priority_raw)
+        return sorted((entries[pk] for pk in ids if pk in entries), key=lambda e: -e.raw_score)
 
     @cached_property
     def summary(self) -> QueueSummary:
@@ -190,12 +202,14 @@ def call_queue(*, user: User, filters: QueueFilters, now: datetime | None = None
 
 
 def _entry(contact: Contact, factors: list[Factor], now: datetime) -> QueueEntry:
-    priority = priority_from_raw(contact.priority_raw)
+    raw = priority_raw(contact, factors)
+    priority = priority_from_raw(raw)
     reasons = reasons_for(contact, factors, now=now)
     return QueueEntry(
         contact=contact,
+        raw_score=raw,
         priority=priority,
-        score=score_from_raw(contact.priority_raw),
+        score=score_from_raw(raw),
         reasons=reasons,
         reason=reason_line(priority, reasons),
         channel=recommend_channel(contact, priority=priority),

@@ -16,7 +16,6 @@ from django.db.models import (
     BooleanField,
     Case,
     ExpressionWrapper,
-    FloatField,
     IntegerField,
     Q,
     QuerySet,
@@ -82,23 +81,19 @@ def score_from_raw(raw: float) -> int:
     return max(0, min(100, round(raw * 10)))
 
 
-def annotate_priority(
-    queryset: QuerySet[Contact], factors: list[Factor], *, flags: bool = True
-) -> QuerySet[Contact]:
-    """Add `priority_raw` (the sum of the weights that hold) and, with `flags`, one boolean per
-    factor (the reasons shown; counting needs only the score)."""
-    if not factors:
-        return queryset.annotate(priority_raw=Value(0.0, output_field=FloatField()))
-    weights = [
-        Case(When(f.condition, then=Value(f.weight)), default=Value(0.0), output_field=FloatField())
-        for f in factors
-    ]
-    queryset = queryset.annotate(priority_raw=_balanced_sum(weights))
-    if flags:
-        queryset = queryset.annotate(
-            **{f.flag: ExpressionWrapper(f.condition, output_field=BooleanField()) for f in factors}
-        )
-    return queryset
+def annotate_priority(queryset: QuerySet[Contact], factors: list[Factor]) -> QuerySet[Contact]:
+    """Add one boolean per factor (`factor_<key>`), evaluated by the database: the reasons shown,
+    and, through priority_raw(), the score. Summing the weights here instead of in SQL halves the
+    expressions Django compiles for each query."""
+    return queryset.annotate(
+        **{f.flag: ExpressionWrapper(f.condition, output_field=BooleanField()) for f in factors}
+    )
+
+
+def priority_raw(contact: Contact, factors: list[Factor]) -> float:
+    """The raw score of a contact annotated by annotate_priority(): the sum of the weights of the
+    factors that hold."""
+    return sum((f.weight for f in factors if getattr(contact, f.flag)), 0.0)
 
 
 def queue_score_expression(factors: list[Factor]):

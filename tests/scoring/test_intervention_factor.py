@@ -11,7 +11,7 @@ from django.utils import timezone
 from calls.interventions import intervention_outcome_record, zones_where_interventions_work
 from leads.models import Contact, LifecycleStage, Zone
 from scoring.models import PriorityFactor
-from scoring.priority import annotate_priority, factors_active, reasons_for
+from scoring.priority import annotate_priority, factors_active, priority_raw, reasons_for
 from scoring.services import queue_scores_refresh
 from tests.factories import ContactFactory, InterventionFactory
 
@@ -46,7 +46,7 @@ def scored(contact):
     now = timezone.now()
     factors = factors_active(now=now)
     row = annotate_priority(Contact.objects.filter(pk=contact.pk), factors).get()
-    return row.priority_raw, reasons_for(row, factors, now=now)
+    return priority_raw(row, factors), reasons_for(row, factors, now=now)
 
 
 def test_the_factor_row_is_created_by_the_migration():

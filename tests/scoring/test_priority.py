@@ -13,6 +13,7 @@ from scoring.priority import (
     annotate_priority,
     factors_active,
     priority_from_raw,
+    priority_raw,
     reason_line,
     reasons_for,
     score_from_raw,
@@ -26,7 +27,7 @@ def scored(contact: Contact):
     now = timezone.now()
     factors = factors_active(now=now)
     row = annotate_priority(Contact.objects.filter(pk=contact.pk), factors).get()
-    return row.priority_raw, reasons_for(row, factors, now=now)
+    return priority_raw(row, factors), reasons_for(row, factors, now=now)
 
 
 def called_days_ago(days: int, **kwargs) -> Contact:
