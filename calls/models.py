@@ -41,6 +41,12 @@ class CallOutcome(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# How people read a stored status or outcome ("No answer"); contacts keep their last call's raw
+# values in columns of their own (leads does not know these choices).
+CALL_STATUS_LABELS = dict(CallStatus.choices)
+CALL_OUTCOME_LABELS = dict(CallOutcome.choices)
+
+
 class CallSource(models.TextChoices):
     MANUAL = "manual", "Logged here"
     HUBSPOT = "hubspot", "HubSpot"

@@ -8,7 +8,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from calls.drafts import Draft, DraftFacts, draft_facts_for, drafts_for
-from calls.models import CallOutcome, CallRecord, CallStatus, QueueState
+from calls.models import CALL_STATUS_LABELS, CallOutcome, CallRecord, CallStatus, QueueState
 from crm import roles, timeutils
 from leads.models import OWNER_RECENTLY_CHANGED_DAYS, Contact, HealthScore, Owner, PatternStatus, Zone
 from leads.selectors import User, calls_visible_to, contacts_visible_to
@@ -31,7 +31,6 @@ from scoring.priority import (
 # A lead called this recently is left alone, whatever its priority.
 RECENTLY_CALLED = timedelta(hours=1)
 QUEUE_ZONES = (Zone.RED, Zone.ORANGE, Zone.YELLOW)
-_CALL_STATUS_LABELS = dict(CallStatus.choices)
 
 # Only what the queue renders; the facts columns make it one row per contact.
 QUEUE_COLUMNS = (
@@ -103,7 +102,7 @@ class QueueEntry:
     def last_call_label(self) -> str:
         """The last call's status as people read it ("No answer"); "" before the first call."""
         status = self.contact.last_call_status
-        return _CALL_STATUS_LABELS.get(status, status)
+        return CALL_STATUS_LABELS.get(status, status)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils import timezone
 
-from calls.models import CallRecord
+from calls.models import CALL_OUTCOME_LABELS, CALL_STATUS_LABELS, CallRecord
 from crm import roles, timeutils
 from leads.filters import DEFAULT_SORT, SORTS, UNASSIGNED, FollowUpFilter, sort_order
 from leads.models import OPEN_TASK_STATUSES, Contact, Deal, Owner, OwnerChange, Task
@@ -111,6 +111,16 @@ class FollowUpRow:
     last_call_at: str = ""
     last_activity_on: str = ""
     deal_closes_on: str = ""
+
+    @property
+    def last_call_status(self) -> str:
+        status = self.contact.last_call_status
+        return CALL_STATUS_LABELS.get(status, status)
+
+    @property
+    def last_call_outcome(self) -> str:
+        outcome = self.contact.last_call_outcome
+        return CALL_OUTCOME_LABELS.get(outcome, outcome)
 
     @property
     def contact_badge(self) -> str:
@@ -622,8 +632,8 @@ def csv_values(row: FollowUpRow, clock: _Clock) -> list[str]:
         contact.lead_source,
         clock.local(contact.hs_created_at or contact.created_at),
         _blank(row.days_since_created),
-        contact.last_call_status,
-        contact.last_call_outcome,
+        row.last_call_status,
+        row.last_call_outcome,
         clock.local(contact.last_call_at),
         contact.last_call_note,
         str(contact.outgoing_call_count),

@@ -77,6 +77,7 @@ def test_manager_sees_every_lead_with_its_columns(manager_client, setter, other_
         "Coach Carla",
         "Opportunity",
         "Wants a callback after Eid",
+        "Answered · Connected",  # the last call as people read it, not its stored values
         "Gold package",
         "Proposal",
         "AED 12,500",
@@ -397,7 +398,13 @@ def test_csv_export_is_exactly_the_filtered_sorted_rows_with_the_table_columns(
     manager_client, setter, other_setter
 ):
     lead = called(
-        setter.owner, 9, first_name="Zaid", last_name="Cold", city="Sharjah", last_call_note="Sent prices"
+        setter.owner,
+        9,
+        first_name="Zaid",
+        last_name="Cold",
+        city="Sharjah",
+        last_call_note="Sent prices",
+        last_call_status="no_answer",
     )
     DealFactory(contact=lead, name="Trial", amount=Decimal("15000"))
     lead.open_deal_amount = Decimal("15000")
@@ -418,6 +425,7 @@ def test_csv_export_is_exactly_the_filtered_sorted_rows_with_the_table_columns(
     zaid = dict(zip(CSV_HEADER, rows[1], strict=True))
     assert zaid["Priority"] == "HIGH" and "Going cold" in zaid["Flags"]
     assert zaid["City"] == "Sharjah" and zaid["Last call note"] == "Sent prices"
+    assert zaid["Last call status"] == "No answer"
     assert zaid["Deal"] == "Trial" and zaid["Deal amount (AED)"] == "15000.00"
     assert zaid["Days since contact"] == "9" and zaid["Setter"] == str(setter.owner)
 
