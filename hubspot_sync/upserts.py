@@ -34,6 +34,7 @@ from hubspot_sync import mapping
 from hubspot_sync.client import HubSpotClient
 from leads.models import Contact, Deal, Owner, OwnerChange, OwnerChangeSource, Task
 from leads.services import contact_set_phones
+from scoring.figures import follow_up_figures_forget
 
 logger = logging.getLogger(__name__)
 
@@ -258,6 +259,9 @@ def contacts_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched
     Contact.objects.bulk_create(to_create)
     if to_update:
         Contact.objects.bulk_update(to_update, sorted(fields | {"updated_at"}))
+    # The owners these contacts left count them no more (the new owners' figures are forgotten
+    # when the contacts are re-scored).
+    follow_up_figures_forget(moved.values())
     result.created, result.updated = len(to_create), len(to_update)
     stored = {c.hubspot_id: c for c in [*to_create, *to_update]} | existing
     result.scored_ids |= {c.pk for c in [*to_create, *to_update]}

@@ -12,6 +12,8 @@ from calls.services import call_log
 from hubspot_sync import services
 from hubspot_sync.models import SyncCursor, SyncMode, SyncRun, SyncStatus
 from leads.models import Contact, Deal, Owner, OwnerChange, OwnerChangeSource, Task, TaskStatus
+from scoring.figures import follow_up_figures
+from scoring.follow_up import follow_up_rules
 from scoring.services import queue_scores_refresh
 from tests.fakes.hubspot_server import iso
 from tests.hubspot_sync.conftest import T0, sent_requests
@@ -499,3 +501,22 @@ def test_a_lock_left_by_a_dead_worker_expires(fake_hubspot, hubspot):
         run = services.sync_run(object_type="deals", client=hubspot)
     assert run.status == SyncStatus.SUCCEEDED
     assert SyncRun.objects.count() == 1
+
+
+def test_a_contact_moved_in_hubspot_leaves_its_old_owners_follow_up_figures(fake_hubspot, hubspot):
+    # given a synced portal whose follow-up figures were counted, then Ali moved from Sam to Olga
+    portal(fake_hubspot, T0)
+    _sync(hubspot, full=True)
+    sam, olga = Owner.objects.get(hubspot_id="11"), Owner.objects.get(hubspot_id="12")
+    with time_machine.travel(SECOND_RUN, tick=False):
+        before = follow_up_figures(rules=follow_up_rules())
+    fake_hubspot.put("contacts", "101", modified=FIRST_RUN + timedelta(minutes=20), hubspot_owner_id="12")
+
+    # when the move is synced
+    _sync(hubspot, types=["contacts"], at=SECOND_RUN)
+
+    # then both owners' counts follow at once, without a recount of everyone
+    with time_machine.travel(SECOND_RUN, tick=False):
+        after = follow_up_figures(rules=follow_up_rules())
+    assert after.get(sam.pk, {}).get("leads", 0) == before[sam.pk]["leads"] - 1
+    assert after[olga.pk]["leads"] == before.get(olga.pk, {}).get("leads", 0) + 1
