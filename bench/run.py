@@ -125,6 +125,7 @@ def main() -> None:
     started = time.perf_counter()
     owner_rhythms_refresh()
     rhythm_seconds = time.perf_counter() - started
+    queue_scores_refresh()  # warm, as in a running worker (the first call imports the AI client)
     started = time.perf_counter()
     rescored = queue_scores_refresh()
     rescore_seconds = time.perf_counter() - started
