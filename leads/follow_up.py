@@ -169,12 +169,12 @@ class _Clock:
         return moment.astimezone(self.zone).strftime(pattern) if moment else ""
 
 
-def _row(contact: Contact, clock: _Clock) -> FollowUpRow:
+def _row(contact: Contact, clock: _Clock, priority: int) -> FollowUpRow:
     created = contact.hs_created_at or contact.created_at
     deal = _current_deal(contact.visible_deals)
     return FollowUpRow(
         contact=contact,
-        priority=Priority(getattr(contact, PRIORITY_ATTRIBUTE)),
+        priority=Priority(priority),
         flags=flags_of(contact),
         deal=deal,
         days_since_created=clock.days_since(created),
@@ -188,9 +188,9 @@ def _row(contact: Contact, clock: _Clock) -> FollowUpRow:
 
 
 def follow_up_rows(queryset: QuerySet[Contact], rules: FollowUpRules) -> QuerySet[Contact]:
-    """The filtered, sorted contacts (already carrying their priority) with what else a row
-    shows: flags, owner, deals. The owner is prefetched rather than joined: a join between the
-    sort and the LIMIT stops PostgreSQL from keeping only the top rows while it sorts."""
+    """The contacts with what else a row shows: flags, owner, deals. The owner is prefetched
+    rather than joined: a join between the sort and the LIMIT stops PostgreSQL from keeping only
+    the top rows while it sorts."""
     return (
         annotate_flags(queryset, rules)
         .only(*ROW_COLUMNS)
@@ -208,7 +208,7 @@ def iter_follow_up_rows(
     PostgreSQL, deals fetched per chunk) so memory stays flat however many rows there are."""
     clock = _Clock(rules.now)
     for contact in follow_up_rows(queryset, rules).iterator(chunk_size=chunk_size):
-        yield _row(contact, clock)
+        yield _row(contact, clock, getattr(contact, PRIORITY_ATTRIBUTE))
 
 
 @dataclass(frozen=True)
@@ -395,14 +395,15 @@ class FollowUpPage:
         page = self.page
         if not page.paginator.count:
             return []
-        ids = self._page_ids(page.start_index() - 1, page.end_index())
-        rows = follow_up_rows(annotate_priority(Contact.objects.filter(pk__in=ids), self.rules), self.rules)
+        priorities = self._page_priorities(page.start_index() - 1, page.end_index())
+        rows = follow_up_rows(Contact.objects.filter(pk__in=list(priorities)), self.rules)
         by_id = {contact.pk: contact for contact in rows}
         clock = _Clock(self.rules.now)
-        return [_row(by_id[pk], clock) for pk in ids if pk in by_id]
+        return [_row(by_id[pk], clock, priority) for pk, priority in priorities.items() if pk in by_id]
 
-    def _page_ids(self, start: int, end: int) -> list[int]:
-        """The ids of rows start..end of the sorted, filtered set.
+    def _page_priorities(self, start: int, end: int) -> dict[int, int]:
+        """The ids of rows start..end of the sorted, filtered set, in order, each with its
+        priority (which the sort computed anyway).
 
         Sorted by priority with the cards' counts at hand (no filter but a setter or a priority),
         the page is cut from each priority's own run, ordered by last call: the database walks
@@ -411,11 +412,11 @@ class FollowUpPage:
         data = self.filter.form.cleaned_data
         segmented = self.sort == DEFAULT_SORT and not (data.get("q") or data.get("stage") or data.get("flag"))
         if not segmented:
-            return list(self.queryset.values_list("pk", flat=True)[start:end])
+            return dict(self.queryset.values_list("pk", PRIORITY_ATTRIBUTE)[start:end])
         chosen = int(data["priority"]) if data.get("priority") else None
         cards = self.cards
         runs = [(Priority.HIGH, cards.high), (Priority.MEDIUM, cards.medium), (Priority.LOW, cards.low)]
-        ids, offset = [], 0
+        priorities, offset = {}, 0
         for priority, size in runs:
             if chosen is not None and priority != chosen:
                 continue
@@ -424,9 +425,10 @@ class FollowUpPage:
                 run = self.filter.qs.filter(self.rules.priority_is(priority)).order_by(
                     *sort_order(PRIORITY_RUN_SORT)
                 )
-                ids += run.values_list("pk", flat=True)[low - offset : high - offset]
+                page_ids = run.values_list("pk", flat=True)[low - offset : high - offset]
+                priorities.update(dict.fromkeys(page_ids, priority))
             offset += size
-        return ids
+        return priorities
 
     # --- links --------------------------------------------------------------------------
     def url(self, **changes) -> str:
