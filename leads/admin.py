@@ -27,6 +27,7 @@ from leads.assignment import contacts_assign
 from leads.models import Contact, Deal, HealthScore, Owner, OwnerChange, OwnerChangeSource, Task
 from leads.phones import normalise_phone
 from leads.services import contact_set_phones, contacts_reassign, contacts_reassign_now_or_queued
+from scoring.figures import follow_up_figures_forget
 from scoring.services import queue_scores_refresh
 
 
@@ -138,6 +139,15 @@ class OwnerAdmin(admin.ModelAdmin):
             .values("n")
         )
         return super().get_queryset(request).annotate(contact_total=Coalesce(Subquery(contacts), 0))
+
+    # A deleted owner's contacts become nobody's: the unowned follow-up figures change.
+    def delete_model(self, request: HttpRequest, obj: Owner) -> None:
+        super().delete_model(request, obj)
+        follow_up_figures_forget([None])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Owner]) -> None:
+        super().delete_queryset(request, queryset)
+        follow_up_figures_forget([None])
 
     @admin.display(description="Contacts", ordering="contact_total")
     def contact_total(self, owner: Owner):
@@ -328,6 +338,12 @@ class ContactAdmin(LargeTableAdmin):
         if typed.is_valid and typed.value:
             results |= queryset.filter(Q(phone=typed.value) | Q(mobile=typed.value))
         return results, may_have_duplicates
+
+    # A deleted contact leaves its owner's follow-up figures (bulk delete is not offered).
+    def delete_model(self, request: HttpRequest, obj: Contact) -> None:
+        owner_id = obj.owner_id
+        super().delete_model(request, obj)
+        follow_up_figures_forget([owner_id])
 
     def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
         moves = "owner" in form.changed_data

@@ -14,6 +14,8 @@ from calls.services import call_log
 from leads.admin import ContactAdmin, EstimatedCountPaginator
 from leads.models import Contact, LifecycleStage, OwnerChange, OwnerChangeSource
 from leads.services import contacts_reassign
+from scoring.figures import follow_up_figures
+from scoring.follow_up import follow_up_rules
 from tests.factories import ContactFactory, DealFactory, HealthScoreFactory, OwnerFactory, TaskFactory
 from tests.support import require_postgres
 
@@ -415,3 +417,20 @@ def test_contact_days_since_activity_column_counts_business_days(admin_client_op
 
     row = response.context["cl"].result_list[0]
     assert response.context["cl"].model_admin.days_since_activity(row) == 4
+
+
+def test_deleting_a_contact_or_an_owner_updates_the_follow_up_figures(admin_client_ops):
+    owner, other = OwnerFactory(), OwnerFactory()
+    gone, kept = ContactFactory(owner=owner), ContactFactory(owner=other)
+    rules = follow_up_rules()
+    assert follow_up_figures(rules=rules)[owner.pk]["leads"] == 1
+
+    response = admin_client_ops.post(_url("contact", "delete", gone.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert owner.pk not in follow_up_figures(rules=rules)  # no leads left
+
+    response = admin_client_ops.post(_url("owner", "delete", other.pk), {"post": "yes"})
+    assert response.status_code == 302
+    kept.refresh_from_db()
+    assert kept.owner is None
+    assert follow_up_figures(rules=rules)[None]["leads"] == 1  # nobody's now
