@@ -43,8 +43,16 @@ class CallOutcome(models.TextChoices):
 
 # How people read a stored status or outcome ("No answer"); contacts keep their last call's raw
 # values in columns of their own (leads does not know these choices).
-CALL_STATUS_LABELS = dict(CallStatus.choices)
-CALL_OUTCOME_LABELS = dict(CallOutcome.choices)
+_STATUS_LABELS = dict(CallStatus.choices)
+_OUTCOME_LABELS = dict(CallOutcome.choices)
+
+
+def call_status_label(status: str) -> str:
+    return _STATUS_LABELS.get(status, status)
+
+
+def call_outcome_label(outcome: str) -> str:
+    return _OUTCOME_LABELS.get(outcome, outcome)
 
 
 class CallSource(models.TextChoices):

@@ -8,7 +8,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from calls.drafts import Draft, DraftFacts, draft_facts_for, drafts_for
-from calls.models import CALL_STATUS_LABELS, CallOutcome, CallRecord, CallStatus, QueueState
+from calls.models import CallOutcome, CallRecord, CallStatus, QueueState, call_status_label
 from crm import roles, timeutils
 from leads.models import OWNER_RECENTLY_CHANGED_DAYS, Contact, HealthScore, Owner, PatternStatus, Zone
 from leads.selectors import User, calls_visible_to, contacts_visible_to
@@ -101,8 +101,7 @@ class QueueEntry:
     @property
     def last_call_label(self) -> str:
         """The last call's status as people read it ("No answer"); "" before the first call."""
-        status = self.contact.last_call_status
-        return CALL_STATUS_LABELS.get(status, status)
+        return call_status_label(self.contact.last_call_status)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import QueryDict
 from django.utils import timezone
 
-from calls.models import CALL_OUTCOME_LABELS, CALL_STATUS_LABELS, CallRecord
+from calls.models import CallRecord, call_outcome_label, call_status_label
 from crm import roles, timeutils
 from leads.filters import DEFAULT_SORT, SORTS, UNASSIGNED, FollowUpFilter, sort_order
 from leads.models import OPEN_TASK_STATUSES, Contact, Deal, Owner, OwnerChange, Task
@@ -114,13 +114,11 @@ class FollowUpRow:
 
     @property
     def last_call_status(self) -> str:
-        status = self.contact.last_call_status
-        return CALL_STATUS_LABELS.get(status, status)
+        return call_status_label(self.contact.last_call_status)
 
     @property
     def last_call_outcome(self) -> str:
-        outcome = self.contact.last_call_outcome
-        return CALL_OUTCOME_LABELS.get(outcome, outcome)
+        return call_outcome_label(self.contact.last_call_outcome)
 
     @property
     def contact_badge(self) -> str:
