@@ -1,5 +1,6 @@
 """Reads for the call queue (SPEC S2): who to call next, why, and on which channel."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -414,6 +415,44 @@ def drafts_for_entries(entries: list[QueueEntry], *, use_ai: bool) -> dict[int, 
     )
 
 
+# The contact's own columns an entry shows or its draft uses; `QueueRow.render_key` hashes them.
+_ENTRY_FACT_COLUMNS = tuple(name for name in QUEUE_COLUMNS if "__" not in name)
+
+
+@dataclass
+class QueueRow:
+    """One entry as the page shows it. Its template draft is written only when the entry is
+    rendered, so an entry served from the fragment cache costs no draft."""
+
+    entry: QueueEntry
+    today: date  # the business day: a draft counts the days to a package's end
+
+    @cached_property
+    def draft(self) -> Draft | None:
+        return drafts_for_entries([self.entry], use_ai=False).get(self.entry.contact.pk)
+
+    @cached_property
+    def render_key(self) -> str:
+        """A digest of everything the rendered entry depends on: the contact's columns, its
+        owner's name, and what was derived from them at this moment (priority, reasons, channel,
+        days since contact). Equal keys render equal HTML, so the key needs no invalidation."""
+        entry, contact = self.entry, self.entry.contact
+        facts = (
+            [contact.__dict__.get(name) for name in _ENTRY_FACT_COLUMNS],
+            contact.owner_id,
+            (contact.owner.first_name, contact.owner.last_name) if contact.owner_id else None,
+            entry.priority,
+            entry.score,
+            entry.reasons,
+            entry.reason,
+            entry.channel,
+            entry.days_since_contact,
+            entry.owner_recently_changed,
+            self.today,
+        )
+        return hashlib.blake2b(repr(facts).encode(), digest_size=16).hexdigest()
+
+
 class QueuePage:
     """Everything the queue page shows for the chosen owner (or every owner the user may see).
     Each part is computed when a template first uses it, so the page's self-refreshing fragments
@@ -425,10 +464,10 @@ class QueuePage:
         self.queue = call_queue(user=user, filters=filters, now=self.now)
 
     @cached_property
-    def rows(self) -> list[tuple[QueueEntry, Draft | None]]:
-        """The entries with their template draft (AI drafts on request)."""
-        drafts = drafts_for_entries(self.queue.entries, use_ai=False)
-        return [(e, drafts.get(e.contact.pk)) for e in self.queue.entries]
+    def rows(self) -> list[QueueRow]:
+        """The entries, each with its template draft (AI drafts on request)."""
+        today = timeutils.business_today(at=self.now)
+        return [QueueRow(entry, today) for entry in self.queue.entries]
 
     @cached_property
     def activity(self) -> ActivityToday:

@@ -183,6 +183,18 @@ elif CACHE_URL == "locmem://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use locmem:// or a redis:// URL.")
+# Rendered page fragments (a queue entry, a follow-up row), keyed by everything they show, so an
+# entry whose facts did not change is not rendered again. Each process keeps its own: a fragment
+# is cheap to rebuild, and a round trip to Redis per entry would cost what rendering saves. With
+# DEBUG on they are not kept, so an edited template shows at once.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.dummy.DummyCache"
+    if DEBUG
+    else "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "fragments",
+    "TIMEOUT": 3600,
+    "OPTIONS": {"MAX_ENTRIES": env_int("FRAGMENT_CACHE_ENTRIES", 10_000, minimum=100)},
+}
 
 # --- Celery ---------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -1,8 +1,10 @@
 """The call queue page and its actions (SPEC S2)."""
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -177,3 +179,48 @@ def test_mark_called_without_htmx_never_redirects_to_another_site(setter_client,
     assert response.status_code == 302 and response["Location"] == reverse("queue")
     response = setter_client.post(url, {"result": "busy"}, HTTP_REFERER="http://testserver/queue/?days=5")
     assert response["Location"] == "http://testserver/queue/?days=5"
+
+
+def test_an_entry_rendered_again_from_its_cache_shows_the_contacts_new_facts(setter_client, setter):
+    """Entries are cached by everything they show: an unchanged entry comes from the cache, and a
+    changed one (a new name, zone or call) is rendered afresh, never served stale."""
+    lead = ContactFactory(
+        owner=setter.owner, first_name="Mina", health_zone=Zone.RED, last_call_at=ago(days=15), call_count=1
+    )
+    list_only = {"HX-Request": "true", "HX-Target": "queue-list"}
+    first = setter_client.get(URL, headers=list_only).content.decode()
+    assert "Mina" in first and "URGENT: RED zone · 15 days no contact" in first
+    again = setter_client.get(URL, headers=list_only).content.decode()
+    assert _without_tokens(again) == _without_tokens(first)
+
+    Contact.objects.filter(pk=lead.pk).update(first_name="Mona", health_zone=Zone.YELLOW)
+    changed = setter_client.get(URL, headers=list_only).content.decode()
+    assert "Mona" in changed and "Mina" not in changed
+    assert "zone--yellow" in changed and "URGENT" not in changed
+
+
+def _without_tokens(html: str) -> str:
+    # Django masks the CSRF token differently in every response.
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+
+def test_the_cached_entries_carry_each_users_own_csrf_token(setter, other_setter):
+    """The forms of a cached entry post without JavaScript: the token joins them from outside the
+    cached HTML, so each user gets their own, and Django accepts it."""
+    lead = ContactFactory(owner=setter.owner, first_name="Mina", last_call_at=ago(days=15), call_count=1)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(setter)
+    html = client.get(URL).content.decode()
+    token = re.search(rf'name="csrfmiddlewaretoken" value="([^"]+)" form="called-{lead.pk}"', html).group(1)
+    assert re.search(rf'value="[^"]+" form="snooze-{lead.pk}"', html)
+
+    response = client.post(
+        reverse("queue-mark-called", args=[lead.pk]),
+        {"result": "no_answer", "csrfmiddlewaretoken": token},
+        headers={"Referer": "http://testserver/queue/"},
+    )
+    assert response.status_code == 302
+    assert CallRecord.objects.filter(contact=lead).count() == 1
+
+    refused = client.post(reverse("queue-snooze", args=[lead.pk]), {"until": "tomorrow"})
+    assert refused.status_code == 403
