@@ -14,18 +14,17 @@ from crm import roles, timeutils
 from leads.models import OWNER_RECENTLY_CHANGED_DAYS, Contact, HealthScore, Owner, PatternStatus, Zone
 from leads.selectors import User, calls_visible_to, contacts_visible_to
 from scoring.channels import ChannelRecommendation, recommend_channel
+from scoring.models import PriorityFactor
 from scoring.priority import (
     HIGH_PRIORITY,
     QUEUE_WORKABLE,
     URGENT_PRIORITY,
-    Factor,
-    annotate_priority,
-    factors_active,
-    priority_from_raw,
-    priority_raw,
+    factors_enabled,
+    factors_held,
+    priority_from_score,
     reason_line,
     reasons_for,
-    score_from_raw,
+    score_from_stored,
     score_minimum_for,
 )
 
@@ -61,6 +60,8 @@ QUEUE_COLUMNS = (
     "call_count",
     "hs_created_at",
     "created_at",
+    "queue_score",
+    "queue_factors",
     "open_deal_amount",
     "next_task_due_at",
     "do_not_contact",
@@ -86,7 +87,6 @@ class QueueFilters:
 @dataclass(frozen=True)
 class QueueEntry:
     contact: Contact
-    raw_score: float  # unrounded and unclamped: the order within the page
     priority: int
     score: int
     reasons: list[str]
@@ -151,36 +151,28 @@ class CallQueue:
     (one query each, plus one for "contacted today"), so a page fragment that shows only the
     cards never builds the list.
 
-    Order and counts come from the stored queue score (an index walk); the entries shown get
-    their priority and reasons from the factors evaluated now, so what a setter reads is exact
-    even when the stored score is a few minutes behind the clock.
+    Who is in the queue is decided now (snoozes, calls in the last hour, the filters); order,
+    priority and reasons come from the stored queue score and factors (an index walk), which every
+    write refreshes at once and a job every five minutes refreshes as time passes.
     """
 
     def __init__(self, *, user: User, filters: QueueFilters, now: datetime | None = None):
         self.user, self.filters = user, filters
         self.generated_at = now or timeutils.now()
-        self.factors = factors_active(now=self.generated_at)
         self._candidates = queue_candidates(user=user, filters=filters, now=self.generated_at)
 
     @cached_property
+    def factors(self) -> list[PriorityFactor]:
+        return factors_enabled()
+
+    @cached_property
     def entries(self) -> list[QueueEntry]:
-        # First the page's ids, down the (owner, queue_score) index; then the factors for just
-        # those rows. One query would make Django hash the factor expressions once per ORDER BY
-        # term, which costs more than the second round trip.
-        ids = list(
-            self._candidates.order_by("-queue_score", "last_call_at", "pk").values_list("pk", flat=True)[
-                : self.filters.limit
-            ]
-        )
         rows = (
-            annotate_priority(Contact.objects.filter(pk__in=ids), self.factors)
-            .select_related("owner", "queue_state")
+            self._candidates.select_related("owner", "queue_state")
             .only(*QUEUE_COLUMNS)
-            .order_by()
+            .order_by("-queue_score", "last_call_at", "pk")[: self.filters.limit]
         )
-        entries = {contact.pk: _entry(contact, self.factors, self.generated_at) for contact in rows}
-        # Within the page, the order of what the setter reads (stable: ties keep the index order).
-        return sorted((entries[pk] for pk in ids if pk in entries), key=lambda e: -e.raw_score)
+        return [_entry(contact, self.factors, self.generated_at) for contact in rows]
 
     @cached_property
     def summary(self) -> QueueSummary:
@@ -200,15 +192,13 @@ def call_queue(*, user: User, filters: QueueFilters, now: datetime | None = None
     return CallQueue(user=user, filters=filters, now=now)
 
 
-def _entry(contact: Contact, factors: list[Factor], now: datetime) -> QueueEntry:
-    raw = priority_raw(contact, factors)
-    priority = priority_from_raw(raw)
-    reasons = reasons_for(contact, factors, now=now)
+def _entry(contact: Contact, factors: list[PriorityFactor], now: datetime) -> QueueEntry:
+    priority = priority_from_score(contact.queue_score or 0)
+    reasons = reasons_for(contact, factors_held(contact, factors), now=now)
     return QueueEntry(
         contact=contact,
-        raw_score=raw,
         priority=priority,
-        score=score_from_raw(raw),
+        score=score_from_stored(contact.queue_score or 0),
         reasons=reasons,
         reason=reason_line(priority, reasons),
         channel=recommend_channel(contact, priority=priority),
@@ -223,12 +213,8 @@ def _entry(contact: Contact, factors: list[Factor], now: datetime) -> QueueEntry
 def queue_entry_for(*, contact: Contact, now: datetime | None = None) -> QueueEntry:
     """One contact's priority, reasons and channel, as the queue would show them."""
     now = now or timeutils.now()
-    factors = factors_active(now=now)
-    row = annotate_priority(
-        Contact.objects.filter(pk=contact.pk).select_related("owner", "queue_state").only(*QUEUE_COLUMNS),
-        factors,
-    ).get()
-    return _entry(row, factors, now)
+    row = Contact.objects.select_related("owner", "queue_state").only(*QUEUE_COLUMNS).get(pk=contact.pk)
+    return _entry(row, factors_enabled(), now)
 
 
 def contacted_today(*, user: User, owner: Owner | None) -> int:

@@ -33,10 +33,14 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponseBadRequest(f"Bad queue filter: {form.errors.as_text()}")
     page = selectors.queue_page(user=request.user, filters=form.filters())
-    template = TEMPLATE
-    if request.htmx and request.htmx.target in FRAGMENTS:
-        template += "#" + request.htmx.target
-    return render(request, template, {"form": form, "page": page, "ai_enabled": ai_available()})
+    template, fragment = TEMPLATE, request.htmx.target if request.htmx else None
+    if fragment in FRAGMENTS:
+        template += "#" + fragment
+    # The side panels (activity, rhythm, pattern breaks, new assignments) load right after the
+    # queue, as their own fragment: the setter's next call shows without waiting for them.
+    side_deferred = fragment != "queue-side"
+    context = {"form": form, "page": page, "ai_enabled": ai_available(), "side_deferred": side_deferred}
+    return render(request, template, context)
 
 
 @require_POST

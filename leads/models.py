@@ -195,6 +195,9 @@ class Contact(TimeStampedModel):
     # the queue is an index walk instead of scoring every contact per request. NULL: not in any
     # queue (archived, merged, do-not-contact, or a stage that is not followed up).
     queue_score = models.SmallIntegerField(null=True, blank=True, editable=False)
+    # The keys of the factors that hold, each followed by a comma ("zone_red,never_called,"), kept
+    # with the score: the queue shows an entry's reasons without evaluating every factor again.
+    queue_factors = models.CharField(max_length=500, blank=True, default="", editable=False)
 
     class Meta:
         indexes = [

@@ -2,9 +2,10 @@
 
 A contact's raw score is the sum of the weights of the factors that hold for it, computed by the
 database as one expression over the contact's own columns (its call facts, current health and
-task/deal facts). Ten times it is stored in Contact.queue_score (scoring.services keeps it
-current) and indexed per owner, so the queue is an index walk that stops after a page; the same
-conditions, evaluated live for the rows shown, give each entry its reasons.
+task/deal facts). Ten times it is stored in Contact.queue_score, beside the keys of the factors
+that hold (Contact.queue_factors); scoring.services keeps both current. The score is indexed per
+owner, so the queue is an index walk that stops after a page, and each entry's reasons come from
+the stored keys: what the setter reads is what ranked the entry.
 Priority 1-10 is the raw score rounded and clamped; the 0-100 score keeps the finer order.
 """
 
@@ -12,16 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import (
-    BooleanField,
-    Case,
-    ExpressionWrapper,
-    IntegerField,
-    Q,
-    QuerySet,
-    Value,
-    When,
-)
+from django.db.models import Case, CharField, Func, IntegerField, Q, Value, When
 
 from crm import timeutils
 from leads.models import FOLLOW_UP_STAGES, Contact
@@ -45,15 +37,17 @@ class Factor:
     reason: str
     condition: Q
 
-    @property
-    def flag(self) -> str:
-        return f"factor_{self.key}"
+
+def factors_enabled() -> list[PriorityFactor]:
+    """The enabled factor rows in table order (one query), without conditions: all that reading
+    the stored factors (factors_held, reasons_for) needs."""
+    return [row for row in PriorityFactor.objects.filter(is_enabled=True) if row.key in CONDITIONS]
 
 
 def factors_active(*, now: datetime | None = None) -> list[Factor]:
     """The enabled factors with their conditions evaluated for `now` (one query)."""
     ctx = FactorContext(now=now or timeutils.now())
-    rows = [row for row in PriorityFactor.objects.filter(is_enabled=True) if row.key in CONDITIONS]
+    rows = factors_enabled()
     conditions = {row.key: CONDITIONS[row.key](ctx, row.threshold) for row in rows}
     factors = []
     for row in rows:
@@ -76,24 +70,9 @@ def raw_minimum_for(priority: int) -> float:
     return priority - 0.5
 
 
-def score_from_raw(raw: float) -> int:
-    """0-100 for finer sorting within a priority."""
-    return max(0, min(100, round(raw * 10)))
-
-
-def annotate_priority(queryset: QuerySet[Contact], factors: list[Factor]) -> QuerySet[Contact]:
-    """Add one boolean per factor (`factor_<key>`), evaluated by the database: the reasons shown,
-    and, through priority_raw(), the score. Summing the weights here instead of in SQL halves the
-    expressions Django compiles for each query."""
-    return queryset.annotate(
-        **{f.flag: ExpressionWrapper(f.condition, output_field=BooleanField()) for f in factors}
-    )
-
-
-def priority_raw(contact: Contact, factors: list[Factor]) -> float:
-    """The raw score of a contact annotated by annotate_priority(): the sum of the weights of the
-    factors that hold."""
-    return sum((f.weight for f in factors if getattr(contact, f.flag)), 0.0)
+def score_from_stored(score: int) -> int:
+    """0-100 for finer sorting within a priority, from a stored queue score."""
+    return max(0, min(100, score))
 
 
 def queue_score_expression(factors: list[Factor]):
@@ -108,6 +87,32 @@ def queue_score_expression(factors: list[Factor]):
     ]
     total = _balanced_sum(points) if points else Value(0, output_field=IntegerField())
     return Case(When(QUEUE_WORKABLE, then=total), default=Value(None), output_field=IntegerField())
+
+
+def queue_factors_expression(factors: list[Factor]):
+    """The stored factor keys (Contact.queue_factors) as one database expression: the key of each
+    factor that holds followed by a comma, in table order; "" for a contact no queue shows."""
+    terms = [
+        Case(When(f.condition, then=Value(f"{f.key},")), default=Value(""), output_field=CharField())
+        for f in factors
+    ]
+    held = _Joined(*terms) if terms else Value("")
+    return Case(When(QUEUE_WORKABLE, then=held), default=Value(""), output_field=CharField())
+
+
+class _Joined(Func):
+    """a || b || c in one flat expression (PostgreSQL and SQLite). Django's Concat nests a pair
+    per term and wraps each in COALESCE, which these CASEs, never NULL, do not need."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || "
+    output_field = CharField()
+
+
+def factors_held(contact: Contact, factors: list[PriorityFactor]) -> list[PriorityFactor]:
+    """The factors whose keys the contact's stored queue_factors hold, in table order."""
+    keys = set(contact.queue_factors.split(","))
+    return [f for f in factors if f.key in keys]
 
 
 def priority_from_score(score: int) -> int:
@@ -129,8 +134,9 @@ def _balanced_sum(terms: list):
     return _balanced_sum(terms[:middle]) + _balanced_sum(terms[middle:])
 
 
-def reasons_for(contact: Contact, factors: list[Factor], *, now: datetime) -> list[str]:
-    """The readable reasons of the factors that hold for an annotated contact, in table order."""
+def reasons_for(contact: Contact, held: list[PriorityFactor], *, now: datetime) -> list[str]:
+    """The readable reasons of the factors that hold (factors_held()), with the contact's values
+    as of `now` filled in ("15 days no contact")."""
     created = contact.hs_created_at or contact.created_at
     owner_days = timeutils.days_since(contact.owner_changed_at, at=now)
     values = {
@@ -147,11 +153,7 @@ def reasons_for(contact: Contact, factors: list[Factor], *, now: datetime) -> li
         "follow_up": _snooze_reason(contact),
         "amount": f"{contact.open_deal_amount:,.0f}" if contact.open_deal_amount is not None else None,
     }
-    reasons = []
-    for factor in factors:
-        if factor.reason and getattr(contact, factor.flag, False):
-            reasons.append(factor.reason.format_map(_Blank(values)))
-    return reasons
+    return [factor.reason.format_map(_Blank(values)) for factor in held if factor.reason]
 
 
 def _days_ago_phrase(days: int | None) -> str | None:

@@ -16,17 +16,18 @@ from django.db import connection, transaction
 from crm import timeutils
 from leads.models import Contact
 from scoring.figures import follow_up_figures_forget_for_contacts
-from scoring.priority import factors_active, queue_score_expression
+from scoring.priority import factors_active, queue_factors_expression, queue_score_expression
 
 _IDS_CHUNK = 5000  # below SQLite's bound-parameter limit
 
 
 def queue_scores_refresh(contact_ids: Iterable[int] | None = None, *, now: datetime | None = None) -> int:
-    """Recompute the queue score of the given contacts (of every contact when None) and write
-    only the rows whose score changed, so a refresh that finds nothing new writes nothing; the
+    """Recompute the queue score and factors of the given contacts (of every contact when None)
+    and write only the rows where either changed, so a refresh that finds nothing new writes nothing; the
     given contacts' owners' follow-up figures are marked outdated. Returns how many rows changed."""
     now = now or timeutils.now()
-    score = queue_score_expression(factors_active(now=now))
+    factors = factors_active(now=now)
+    score = {"new_score": queue_score_expression(factors), "new_factors": queue_factors_expression(factors)}
     if contact_ids is None:
         with transaction.atomic():
             return _write_scores(Contact.objects.all(), score)
@@ -40,17 +41,18 @@ def queue_scores_refresh(contact_ids: Iterable[int] | None = None, *, now: datet
     return changed
 
 
-def _write_scores(contacts, score) -> int:
+def _write_scores(contacts, score: dict) -> int:
     # One UPDATE ... FROM over the scored rows: the factors read the contact's snooze (a join),
     # and Django's QuerySet.update() accepts no joined references.
-    scored = contacts.annotate(new_score=score).values("pk", "new_score").order_by()
+    scored = contacts.annotate(**score).values("pk", *score).order_by()
     sql, params = scored.query.sql_with_params()
     table = connection.ops.quote_name(Contact._meta.db_table)
     differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET queue_score = scored.new_score FROM ({sql}) AS scored "
-            f"WHERE {table}.id = scored.pk AND {table}.queue_score {differs} scored.new_score",
+            f"UPDATE {table} SET queue_score = scored.new_score, queue_factors = scored.new_factors "
+            f"FROM ({sql}) AS scored WHERE {table}.id = scored.pk AND ({table}.queue_score "
+            f"{differs} scored.new_score OR {table}.queue_factors <> scored.new_factors)",
             params,
         )
         return cursor.rowcount

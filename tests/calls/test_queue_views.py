@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from calls.models import CallRecord, QueueState
 from leads.models import Contact, Zone
+from scoring.services import queue_scores_refresh
 from tests.conftest import HTMX_HEADERS
 from tests.factories import ContactFactory, OwnerFactory
 
@@ -167,9 +168,15 @@ def test_queue_page_query_count_does_not_grow_with_entries(
         ContactFactory(owner=setter.owner, owner_changed_at=ago(days=1), health_zone=Zone.RED)
     Contact.objects.update(pattern_status="PATTERN_BREAK")
     ContactFactory(owner=other)
-    with django_assert_max_num_queries(16):
+    # session, user, groups, owner; factor table; cards (queue counts, contacted today); entries
+    with django_assert_max_num_queries(8):
         response = setter_client.get(URL)
     assert response.content.decode().count("data-entry") == 25
+    # the side panels: the same four, then activity, rhythm, pattern breaks, recently assigned
+    with django_assert_max_num_queries(8):
+        side = setter_client.get(URL, headers={"HX-Request": "true", "HX-Target": "queue-side"})
+    html = side.content.decode()
+    assert "Everyone is on their usual rhythm" not in html and "No owner changes" not in html
 
 
 def test_mark_called_without_htmx_never_redirects_to_another_site(setter_client, setter):
@@ -194,6 +201,7 @@ def test_an_entry_rendered_again_from_its_cache_shows_the_contacts_new_facts(set
     assert _without_tokens(again) == _without_tokens(first)
 
     Contact.objects.filter(pk=lead.pk).update(first_name="Mona", health_zone=Zone.YELLOW)
+    queue_scores_refresh([lead.pk])  # as every service that changes a contact does
     changed = setter_client.get(URL, headers=list_only).content.decode()
     assert "Mona" in changed and "Mina" not in changed
     assert "zone--yellow" in changed and "URGENT" not in changed
@@ -224,3 +232,19 @@ def test_the_cached_entries_carry_each_users_own_csrf_token(setter, other_setter
 
     refused = client.post(reverse("queue-snooze", args=[lead.pk]), {"until": "tomorrow"})
     assert refused.status_code == 403
+
+
+def test_the_side_panels_load_after_the_queue_as_their_own_fragment(setter_client, setter):
+    """The page answers with the cards and the list; today's activity, rhythm, pattern breaks and
+    new assignments come in the fragment the page asks for as soon as it loads."""
+    ContactFactory(owner=setter.owner, first_name="Mina")
+    page = setter_client.get(URL).content.decode()
+    side = page[page.index('<aside id="queue-side"') :]
+    assert 'hx-trigger="load, queue-changed from:body, every 120s"' in side
+    assert 'data-stat="calls"' not in side and "Loading…" in side
+
+    fragment = setter_client.get(URL, headers={"HX-Request": "true", "HX-Target": "queue-side"})
+    html = fragment.content.decode()
+    assert html.lstrip().startswith('<aside id="queue-side"')
+    assert 'data-stat="calls"' in html and "Pattern breaks" in html and "Recently assigned" in html
+    assert 'hx-trigger="queue-changed from:body, every 120s"' in html  # no reload loop

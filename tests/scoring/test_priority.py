@@ -9,25 +9,11 @@ from django.utils import timezone
 from leads.models import Contact, PatternStatus, Zone
 from scoring.factors import CONDITIONS, DEFAULTS
 from scoring.models import PriorityFactor
-from scoring.priority import (
-    annotate_priority,
-    factors_active,
-    priority_from_raw,
-    priority_raw,
-    reason_line,
-    reasons_for,
-    score_from_raw,
-)
+from scoring.priority import priority_from_raw, reason_line, score_from_stored
 from tests.factories import ContactFactory
+from tests.scoring.helpers import scored
 
 pytestmark = pytest.mark.django_db
-
-
-def scored(contact: Contact):
-    now = timezone.now()
-    factors = factors_active(now=now)
-    row = annotate_priority(Contact.objects.filter(pk=contact.pk), factors).get()
-    return priority_raw(row, factors), reasons_for(row, factors, now=now)
 
 
 def called_days_ago(days: int, **kwargs) -> Contact:
@@ -120,7 +106,7 @@ def test_ops_can_change_a_threshold():
 
 def test_priority_and_score_scale():
     assert [priority_from_raw(r) for r in (0, 1.4, 1.5, 7.4, 7.5, 14)] == [1, 1, 2, 7, 8, 10]
-    assert [score_from_raw(r) for r in (-1, 0, 4.25, 12)] == [0, 0, 42, 100]
+    assert [score_from_stored(s) for s in (-10, 0, 42, 120)] == [0, 0, 42, 100]
 
 
 def test_reason_line_labels_urgent_and_high():

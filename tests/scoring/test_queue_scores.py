@@ -12,7 +12,7 @@ from calls.services import call_log, queue_snooze
 from leads.models import Contact, LifecycleStage, Zone
 from leads.services import contacts_reassign, health_score_record
 from scoring.models import PriorityFactor
-from scoring.priority import annotate_priority, factors_active, priority_raw
+from scoring.priority import factors_active, queue_score_expression
 from scoring.services import queue_scores_refresh
 from scoring.tasks import refresh_queue_scores_task
 from tests.factories import ContactFactory, OwnerFactory
@@ -26,10 +26,9 @@ def stored(contact: Contact) -> int | None:
 
 
 def live(contact: Contact, *, now=None) -> int:
-    """Ten times the raw score the factors give right now, computed the slow way."""
-    factors = factors_active(now=now or timezone.now())
-    row = annotate_priority(Contact.objects.filter(pk=contact.pk), factors).get()
-    return round(priority_raw(row, factors) * 10)
+    """The score the factors give right now, evaluated in the query instead of read."""
+    score = queue_score_expression(factors_active(now=now or timezone.now()))
+    return Contact.objects.annotate(live=score).values_list("live", flat=True).get(pk=contact.pk)
 
 
 def test_score_is_ten_times_the_live_raw_score():
