@@ -31,6 +31,7 @@ import django
 
 django.setup()
 
+from django.core.cache import caches  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
@@ -181,9 +182,26 @@ def queue_pairs(args, setter_client, manager_client, owner, contact) -> list:
         call_log(contact=contact, owner=owner, status="no_answer")
         naive_queue(owner=owner)
 
+    def page_uncached():
+        # As after a restart: no entry rendered yet in this process.
+        caches["fragments"].clear()
+        ok(setter_client.get("/queue/"))
+
+    def page_and_side_panels():
+        ok(setter_client.get("/queue/"))
+        ok(setter_client.get("/queue/", headers={**HTMX, "HX-Target": "queue-side"}))
+
     return [
         (
             measure("queue page, one owner", lambda: ok(setter_client.get("/queue/")), args.runs),
+            measure("naive", lambda: naive_queue(owner=owner), args.naive_runs),
+        ),
+        (
+            measure("  the same, no entry cached", page_uncached, args.runs),
+            measure("naive", lambda: naive_queue(owner=owner), args.naive_runs),
+        ),
+        (
+            measure("  the same + its side panels", page_and_side_panels, args.runs),
             measure("naive", lambda: naive_queue(owner=owner), args.naive_runs),
         ),
         (

@@ -1,6 +1,5 @@
 """Reads for the call queue (SPEC S2): who to call next, why, and on which channel."""
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -11,6 +10,7 @@ from django.utils import timezone
 from calls.drafts import Draft, DraftFacts, draft_facts_for, drafts_for
 from calls.models import CallOutcome, CallRecord, CallStatus, QueueState, call_status_label
 from crm import roles, timeutils
+from crm.fragments import fragment_key
 from leads.models import OWNER_RECENTLY_CHANGED_DAYS, Contact, HealthScore, Owner, PatternStatus, Zone
 from leads.selectors import User, calls_visible_to, contacts_visible_to
 from scoring.channels import ChannelRecommendation, recommend_channel
@@ -423,7 +423,7 @@ class QueueRow:
         owner's name, and what was derived from them at this moment (priority, reasons, channel,
         days since contact). Equal keys render equal HTML, so the key needs no invalidation."""
         entry, contact = self.entry, self.entry.contact
-        facts = (
+        return fragment_key(
             [contact.__dict__.get(name) for name in _ENTRY_FACT_COLUMNS],
             contact.owner_id,
             (contact.owner.first_name, contact.owner.last_name) if contact.owner_id else None,
@@ -436,7 +436,6 @@ class QueueRow:
             entry.owner_recently_changed,
             self.today,
         )
-        return hashlib.blake2b(repr(facts).encode(), digest_size=16).hexdigest()
 
 
 class QueuePage:

@@ -9,7 +9,7 @@ records, except a row's own last 20 calls when it is expanded.
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cached_property
 from urllib.parse import urlencode, urlsplit
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from calls.models import CallRecord, call_outcome_label, call_status_label
 from crm import roles, timeutils
+from crm.fragments import fragment_key
 from leads.filters import DEFAULT_SORT, SORTS, UNASSIGNED, FollowUpFilter, sort_order
 from leads.models import OPEN_TASK_STATUSES, Contact, Deal, Owner, OwnerChange, Task
 from leads.selectors import User, contacts_visible_to, owner_for_user
@@ -120,6 +121,17 @@ class FollowUpRow:
     def last_call_outcome(self) -> str:
         return call_outcome_label(self.contact.last_call_outcome)
 
+    @cached_property
+    def render_key(self) -> str:
+        """A digest of everything the rendered row shows: equal keys render equal HTML."""
+        contact, deal, owner = self.contact, self.deal, self.contact.owner
+        return fragment_key(
+            [contact.__dict__.get(name) for name in ROW_COLUMNS],
+            (owner.first_name, owner.last_name, owner.email) if owner else None,
+            [deal.__dict__.get(name) for name in DEAL_COLUMNS] if deal else None,
+            [getattr(self, f.name) for f in fields(self) if f.name not in ("contact", "deal")],
+        )
+
     @property
     def contact_badge(self) -> str:
         """green < 3 days, yellow 3-7, red > 7 (S3)."""
@@ -129,24 +141,25 @@ class FollowUpRow:
         return "yellow" if days >= BADGE_YELLOW_FROM_DAYS else "green"
 
 
+DEAL_COLUMNS = (
+    "id",
+    "contact_id",
+    "name",
+    "stage",
+    "stage_label",
+    "amount",
+    "close_date",
+    "is_closed",
+    "is_won",
+    "hs_created_at",
+    "created_at",
+    "stage_entered_at",
+)
+
+
 def _deals_prefetch() -> Prefetch:
     return Prefetch(
-        "deals",
-        queryset=Deal.objects.filter(is_archived=False).only(
-            "id",
-            "contact_id",
-            "name",
-            "stage",
-            "stage_label",
-            "amount",
-            "close_date",
-            "is_closed",
-            "is_won",
-            "hs_created_at",
-            "created_at",
-            "stage_entered_at",
-        ),
-        to_attr="visible_deals",
+        "deals", queryset=Deal.objects.filter(is_archived=False).only(*DEAL_COLUMNS), to_attr="visible_deals"
     )
 
 

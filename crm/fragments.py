@@ -1,0 +1,14 @@
+"""Keys for cached page fragments (a queue entry, a follow-up row).
+
+A fragment is cached under a digest of everything it shows, so equal keys render equal HTML and
+no write ever has to invalidate one: changed facts make a new key, and the old fragment ages out.
+The cache is per process (settings.CACHES["fragments"]); crm.apps empties it when a setting
+changes (tests), since settings are not part of the keys.
+"""
+
+import hashlib
+
+
+def fragment_key(*facts) -> str:
+    """A short digest of the facts a fragment shows (anything with a stable repr)."""
+    return hashlib.blake2b(repr(facts).encode(), digest_size=16).hexdigest()
