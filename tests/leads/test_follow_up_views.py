@@ -645,3 +645,20 @@ def test_reassign_all_filtered_with_a_filter_that_no_longer_validates_moves_noth
     assert response.status_code == 200
     assert not Contact.objects.filter(owner=other_setter.owner).exists()
     assert {c.owner_id for c in Contact.objects.filter(pk__in=[c.pk for c in leads])} == {setter.owner.pk}
+
+
+def test_a_cached_row_shows_the_leads_new_facts_and_only_managers_get_its_checkbox(
+    manager_client, setter_client, setter
+):
+    """Rows are cached by everything they show: a changed lead is rendered afresh, and a row a
+    manager saw (with its reassignment checkbox) is never served to the setter."""
+    lead = called(setter.owner, 2, first_name="Mina", city="Dubai")
+    first = manager_client.get(URL, headers=TABLE).content.decode()
+    assert "Dubai" in first and f'name="contact" value="{lead.pk}"' in first
+
+    Contact.objects.filter(pk=lead.pk).update(city="Sharjah")
+    changed = manager_client.get(URL, headers=TABLE).content.decode()
+    assert "Sharjah" in changed and "Dubai" not in changed
+
+    own = setter_client.get(URL, headers=TABLE).content.decode()
+    assert "Sharjah" in own and 'name="contact"' not in own

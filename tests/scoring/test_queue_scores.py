@@ -66,6 +66,28 @@ def test_refresh_writes_only_rows_whose_score_changed():
     assert queue_scores_refresh() == 0
 
 
+def stored_factors(contact: Contact) -> list[str]:
+    return Contact.objects.values_list("queue_factors", flat=True).get(pk=contact.pk).split(",")[:-1]
+
+
+def test_the_factors_that_hold_are_stored_with_the_score():
+    contact = ContactFactory(
+        health_zone=Zone.RED, last_call_at=timezone.now() - timedelta(days=15), call_count=1
+    )
+    assert stored_factors(contact) == ["base", "zone_red", "no_contact_14_days"]
+    assert stored_factors(ContactFactory(do_not_contact=True)) == []  # in no queue
+
+
+def test_refresh_rewrites_factors_that_changed_under_an_unchanged_score():
+    # Two factors of equal weight trade places: 14 days without contact (+2) for risk 75+ (+2).
+    contact = ContactFactory(last_call_at=timezone.now() - timedelta(days=15), call_count=1)
+    score = stored(contact)
+    Contact.objects.filter(pk=contact.pk).update(last_call_at=timezone.now(), predictive_risk=80)
+    assert queue_scores_refresh() == 1
+    assert stored(contact) == score
+    assert "risk_75" in stored_factors(contact) and "no_contact_14_days" not in stored_factors(contact)
+
+
 def test_time_alone_changes_the_score_at_the_next_refresh():
     # A new lead never called gets speed to lead (+6) for 24 hours, then "never called" (+1.5).
     now = timezone.now()
@@ -80,6 +102,7 @@ def test_logging_a_call_rescores_the_contact():
     assert stored(lead) == 90  # speed to lead
     call_log(contact=lead, owner=lead.owner, status=CallStatus.NO_ANSWER)
     assert stored(lead) == live(lead) == 30
+    assert stored_factors(lead) == ["base"]
 
 
 def test_snooze_reassign_and_health_rescore_the_contact():
