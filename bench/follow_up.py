@@ -135,11 +135,10 @@ def follow_up_pairs(*, runs: int = 20, naive_runs: int = 3, export: bool = True)
     """(ours, naive) Measure pairs for bench/run.py; prints the CSV export's time and memory (one
     run each: a whole export takes tens of seconds)."""
     from django.contrib.auth import get_user_model
-    from django.core.cache import caches
     from django.db.models import Count
     from django.test import Client
 
-    from bench.run import measure, ok
+    from bench.run import measure, ok, uncached
     from leads.models import Contact
 
     manager = get_user_model().objects.get(username="manager")
@@ -158,13 +157,6 @@ def follow_up_pairs(*, runs: int = 20, naive_runs: int = 3, export: bool = True)
         # so a new setter brings that setter's cards along).
         headers = {**HTMX, "HX-Target": "follow-up-table", "HX-Current-URL": "http://testserver/follow-up/"}
         return lambda: ok(client.get("/follow-up/", params, headers=headers))
-
-    def uncached(request):
-        def run():
-            caches["fragments"].clear()  # as after a restart: no row rendered yet in this process
-            request()
-
-        return run
 
     def fragment(target: str):
         return lambda: ok(client.get("/follow-up/", headers={**HTMX, "HX-Target": target}))

@@ -11,7 +11,6 @@ Priority 1-10 is the raw score rounded and clamped; the 0-100 score keeps the fi
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from django.db.models import Case, CharField, Func, IntegerField, Q, Value, When
 
@@ -31,10 +30,10 @@ HIGH_PRIORITY = 6  # "HIGH": 6-7
 
 @dataclass(frozen=True)
 class Factor:
+    """A factor as scoring uses it: its weight and its condition evaluated for one moment."""
+
     key: str
     weight: float
-    threshold: Decimal | None
-    reason: str
     condition: Q
 
 
@@ -56,7 +55,7 @@ def factors_active(*, now: datetime | None = None) -> list[Factor]:
         for strong, weak in SUPERSEDES.items():
             if row.key == weak and strong in conditions:
                 condition &= ~conditions[strong]
-        factors.append(Factor(row.key, float(row.weight), row.threshold, row.reason, condition))
+        factors.append(Factor(row.key, float(row.weight), condition))
     return factors
 
 

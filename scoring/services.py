@@ -23,28 +23,29 @@ _IDS_CHUNK = 5000  # below SQLite's bound-parameter limit
 
 def queue_scores_refresh(contact_ids: Iterable[int] | None = None, *, now: datetime | None = None) -> int:
     """Recompute the queue score and factors of the given contacts (of every contact when None)
-    and write only the rows where either changed, so a refresh that finds nothing new writes nothing; the
-    given contacts' owners' follow-up figures are marked outdated. Returns how many rows changed."""
+    and write only the rows where either changed, so a refresh that finds nothing new writes
+    nothing; the given contacts' owners' follow-up figures are marked outdated. Returns how many
+    rows changed."""
     now = now or timeutils.now()
     factors = factors_active(now=now)
-    score = {"new_score": queue_score_expression(factors), "new_factors": queue_factors_expression(factors)}
+    scored = {"new_score": queue_score_expression(factors), "new_factors": queue_factors_expression(factors)}
     if contact_ids is None:
         with transaction.atomic():
-            return _write_scores(Contact.objects.all(), score)
+            return _write_scores(Contact.objects.all(), scored)
     ids = list(contact_ids)
     changed = 0
     with transaction.atomic():
         for start in range(0, len(ids), _IDS_CHUNK):
             chunk = ids[start : start + _IDS_CHUNK]
-            changed += _write_scores(Contact.objects.filter(pk__in=chunk), score)
+            changed += _write_scores(Contact.objects.filter(pk__in=chunk), scored)
             follow_up_figures_forget_for_contacts(chunk)
     return changed
 
 
-def _write_scores(contacts, score: dict) -> int:
+def _write_scores(contacts, expressions: dict) -> int:
     # One UPDATE ... FROM over the scored rows: the factors read the contact's snooze (a join),
     # and Django's QuerySet.update() accepts no joined references.
-    scored = contacts.annotate(**score).values("pk", *score).order_by()
+    scored = contacts.annotate(**expressions).values("pk", *expressions).order_by()
     sql, params = scored.query.sql_with_params()
     table = connection.ops.quote_name(Contact._meta.db_table)
     differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
