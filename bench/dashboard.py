@@ -211,6 +211,7 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print the plans of the call/health queries")
     args = parser.parse_args()
     bench.run.ensure_reference_data()
+    bench.run.vacuum_busy_tables()
     if args.explain:
         explain_plans()
         return

@@ -138,7 +138,7 @@ def follow_up_pairs(*, runs: int = 20, naive_runs: int = 3, export: bool = True)
     from django.db.models import Count
     from django.test import Client
 
-    from bench.run import measure, ok, uncached
+    from bench.run import ok, paired, uncached
     from leads.models import Contact
 
     manager = get_user_model().objects.get(username="manager")
@@ -161,33 +161,31 @@ def follow_up_pairs(*, runs: int = 20, naive_runs: int = 3, export: bool = True)
     def fragment(target: str):
         return lambda: ok(client.get("/follow-up/", headers={**HTMX, "HX-Target": target}))
 
+    def pair(name, ours, naive):
+        return paired(name, ours, naive, runs=runs, naive_runs=naive_runs)
+
+    def busiest_going_cold():
+        return naive_follow_up(owner_id=busiest, flag="going_cold")
+
     pairs = [
-        (
-            measure("follow-up first page (manager)", lambda: ok(client.get("/follow-up/")), runs),
-            measure("naive", lambda: naive_follow_up(), naive_runs),
+        pair("follow-up first page (manager)", lambda: ok(client.get("/follow-up/")), naive_follow_up),
+        pair(
+            "follow-up setter + going cold",
+            table({"setter": busiest, "flag": "going_cold"}),
+            busiest_going_cold,
         ),
-        (
-            measure("follow-up setter + going cold", table({"setter": busiest, "flag": "going_cold"}), runs),
-            measure("naive", lambda: naive_follow_up(owner_id=busiest, flag="going_cold"), naive_runs),
+        pair(
+            "  the same, no row cached",
+            uncached(table({"setter": busiest, "flag": "going_cold"})),
+            busiest_going_cold,
         ),
-        (
-            measure(
-                "  the same, no row cached", uncached(table({"setter": busiest, "flag": "going_cold"})), runs
-            ),
-            measure("naive", lambda: naive_follow_up(owner_id=busiest, flag="going_cold"), naive_runs),
+        pair(
+            "follow-up sorted by days since contact",
+            table({"sort": "-days"}),
+            lambda: naive_follow_up(sort="-days"),
         ),
-        (
-            measure("follow-up sorted by days since contact", table({"sort": "-days"}), runs),
-            measure("naive", lambda: naive_follow_up(sort="-days"), naive_runs),
-        ),
-        (
-            measure("follow-up summary cards", fragment("follow-up-cards"), runs),
-            measure("naive", lambda: naive_follow_up(what="cards"), naive_runs),
-        ),
-        (
-            measure("follow-up setter panel", fragment("follow-up-panel"), runs),
-            measure("naive", lambda: naive_follow_up(what="panel"), naive_runs),
-        ),
+        pair("follow-up summary cards", fragment("follow-up-cards"), lambda: naive_follow_up(what="cards")),
+        pair("follow-up setter panel", fragment("follow-up-panel"), lambda: naive_follow_up(what="panel")),
     ]
     if export:
         # In a process of its own: its memory is then the export's own, and the 200 MB the
@@ -244,6 +242,7 @@ def main() -> None:
         export_report()
         return
     bench.run.ensure_reference_data()
+    bench.run.vacuum_busy_tables()
     pairs = follow_up_pairs(runs=args.runs, naive_runs=args.naive_runs, export=not args.no_export)
     print()
     print(f"{'':40} {'median':>9} {'p95':>9} {'queries':>8} │ {'naive median':>12} │ {'ratio':>6}")
