@@ -1,10 +1,12 @@
 """The call queue as a setter and a manager click through it."""
 
+import contextlib
 import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from calls.models import CallRecord, QueueState
@@ -77,6 +79,36 @@ def test_setter_books_with_the_keyboard(page: Page, setter_with_queue):
     page.keyboard.press("b")
     expect(page.locator(f"#entry-{urgent.pk}")).to_have_count(0)
     expect(page.locator('[data-stat="bookings"]')).to_have_text("1")
+
+
+def test_a_stale_panel_answer_arriving_late_never_hides_a_fresher_one(page: Page, setter_with_queue):
+    """The side panels load right after the page. If a call is logged while that load is still on
+    its way, the panels must end showing the call, not the answer computed before it."""
+    _, urgent, _ = setter_with_queue
+    held = []
+
+    def hold_first_panel_load(route):
+        if route.request.headers.get("hx-target") == "queue-side" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/queue/"), hold_first_panel_load)
+    open_queue(page, "sara")
+    for _ in range(250):  # the deferred load is on its way within a few seconds
+        if held:
+            break
+        page.wait_for_timeout(20)
+    assert held, "the side panels never asked for their content"
+    before_the_call = held[0].fetch()  # the server answers now, before the call exists
+
+    page.locator(f"#entry-{urgent.pk}").get_by_role("button", name="Booked").click()
+    expect(page.locator(f"#entry-{urgent.pk}")).to_have_count(0)
+    with contextlib.suppress(PlaywrightError):  # the browser gave up on that request, as it should
+        held[0].fulfill(response=before_the_call)
+
+    expect(page.locator('[data-stat="bookings"]')).to_have_text("1")
+    expect(page.locator('[data-stat="calls"]')).to_have_text("1")
 
 
 def test_setter_snoozes_a_lead_until_tomorrow(page: Page, setter_with_queue):
