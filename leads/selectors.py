@@ -17,7 +17,10 @@ def owner_for_user(user: User) -> Owner | None:
     if not user.is_authenticated:
         return None
     if not hasattr(user, "_crm_owner"):
-        user._crm_owner = Owner.objects.filter(user=user).first()
+        try:
+            user._crm_owner = user.owner  # loaded with the user (crm.auth); else one query
+        except Owner.DoesNotExist:
+            user._crm_owner = None
     return user._crm_owner
 
 

@@ -168,12 +168,13 @@ def test_queue_page_query_count_does_not_grow_with_entries(
         ContactFactory(owner=setter.owner, owner_changed_at=ago(days=1), health_zone=Zone.RED)
     Contact.objects.update(pattern_status="PATTERN_BREAK")
     ContactFactory(owner=other)
-    # session, user, groups, owner; factor table; cards (queue counts, contacted today); entries
-    with django_assert_max_num_queries(8):
+    # session, user with owner (crm.auth), groups; factor table; cards (queue counts, contacted
+    # today); entries
+    with django_assert_max_num_queries(7):
         response = setter_client.get(URL)
     assert response.content.decode().count("data-entry") == 25
-    # the side panels: the same four, then activity, rhythm, pattern breaks, recently assigned
-    with django_assert_max_num_queries(8):
+    # the side panels: the same three, then activity, rhythm, pattern breaks, recently assigned
+    with django_assert_max_num_queries(7):
         side = setter_client.get(URL, headers={"HX-Request": "true", "HX-Target": "queue-side"})
     html = side.content.decode()
     assert "Everyone is on their usual rhythm" not in html and "No owner changes" not in html
