@@ -129,6 +129,7 @@ def uncached(request: Callable[[], object]) -> Callable[[], None]:
 
     def run() -> None:
         caches["fragments"].clear()
+        caches["fragment_lists"].clear()
         request()
 
     return run

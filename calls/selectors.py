@@ -455,6 +455,15 @@ class QueuePage:
         return [QueueRow(entry, today) for entry in self.queue.entries]
 
     @cached_property
+    def contact_ids(self) -> list[int]:
+        return [row.entry.contact.pk for row in self.rows]
+
+    @cached_property
+    def list_key(self) -> str:
+        """The entries' render keys together: equal keys, equal list."""
+        return fragment_key([row.render_key for row in self.rows])
+
+    @cached_property
     def activity(self) -> ActivityToday:
         return activity_today(user=self.user, owner=self.filters.owner)
 

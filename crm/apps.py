@@ -15,5 +15,6 @@ class CrmConfig(AppConfig):
 def _forget_rendered_fragments(**kwargs) -> None:
     # A rendered fragment's key covers its data, not the settings it was rendered under (a HubSpot
     # portal id in a link, say): when a test overrides a setting, nothing rendered before is served.
-    if "fragments" in settings.CACHES:
-        caches["fragments"].clear()
+    for alias in ("fragments", "fragment_lists"):
+        if alias in settings.CACHES:
+            caches[alias].clear()

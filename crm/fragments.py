@@ -2,8 +2,9 @@
 
 A fragment is cached under a digest of everything it shows, so equal keys render equal HTML and
 no write ever has to invalidate one: changed facts make a new key, and the old fragment ages out.
-The cache is per process (settings.CACHES["fragments"]); crm.apps empties it when a setting
-changes (tests), since settings are not part of the keys.
+A whole list of such fragments is cached the same way, under a digest of its fragments' keys
+(settings.CACHES["fragment_lists"], which keeps few). Both caches are per process; crm.apps
+empties them when a setting changes (tests), since settings are not part of the keys.
 """
 
 import hashlib

@@ -197,6 +197,13 @@ CACHES["fragments"] = {
     "TIMEOUT": 3600,
     "OPTIONS": {"MAX_ENTRIES": env_int("FRAGMENT_CACHE_ENTRIES", 10_000, minimum=100)},
 }
+# Whole queue lists (50 cached entries each, about 240 KB): few are kept, least recently used
+# first out, since a list changes with every call its setter logs.
+CACHES["fragment_lists"] = {
+    **CACHES["fragments"],
+    "LOCATION": "fragment-lists",
+    "OPTIONS": {"MAX_ENTRIES": env_int("FRAGMENT_LIST_CACHE_ENTRIES", 100, minimum=10)},
+}
 
 # --- Celery ---------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

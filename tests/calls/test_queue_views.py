@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -249,3 +250,29 @@ def test_the_side_panels_load_after_the_queue_as_their_own_fragment(setter_clien
     assert html.lstrip().startswith('<aside id="queue-side"')
     assert 'data-stat="calls"' in html and "Pattern breaks" in html and "Recently assigned" in html
     assert 'hx-trigger="queue-changed from:body, every 120s"' in html  # no reload loop
+
+
+def test_the_whole_list_is_served_from_one_cache_entry_until_an_entry_changes(setter_client, setter):
+    lead = ContactFactory(owner=setter.owner, first_name="Mina", last_call_at=ago(days=15), call_count=1)
+    ContactFactory(owner=setter.owner, first_name="Omar", last_call_at=ago(days=9), call_count=1)
+    list_only = {"HX-Request": "true", "HX-Target": "queue-list"}
+    lists = caches["fragment_lists"]
+    lists.clear()  # earlier tests' lists may still be there (their keys never match these)
+
+    first = setter_client.get(URL, headers=list_only).content.decode()
+    assert len(lists._cache) == 1  # LocMemCache: the one list, under its entries' keys
+    again = setter_client.get(URL, headers=list_only).content.decode()
+    assert _without_tokens(again) == _without_tokens(first) and len(lists._cache) == 1
+
+    Contact.objects.filter(pk=lead.pk).update(first_name="Mona")
+    queue_scores_refresh([lead.pk])
+    changed = setter_client.get(URL, headers=list_only).content.decode()
+    assert "Mona" in changed and "Mina" not in changed and "Omar" in changed
+    assert len(lists._cache) == 2
+    # the tokens are outside the cached list: one pair per entry, fresh in every response
+    assert changed.count('name="csrfmiddlewaretoken"') == 4
+    assert _tokens(changed) != _tokens(first)
+
+
+def _tokens(html: str) -> list[str]:
+    return re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
