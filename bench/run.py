@@ -31,7 +31,6 @@ import django
 
 django.setup()
 
-from django.core.cache import caches  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
@@ -44,6 +43,7 @@ from bench.hubspot_sync import hubspot_sync_pairs  # noqa: E402
 from bench.naive import naive_queue  # noqa: E402
 from calls.models import CallRecord  # noqa: E402
 from calls.services import call_log, owner_rhythms_refresh, pattern_breaks_detect  # noqa: E402
+from crm.fragments import forget_rendered_fragments  # noqa: E402
 from leads.models import Contact, Owner  # noqa: E402
 from scoring.figures import follow_up_figures_refresh  # noqa: E402
 from scoring.priority import QUEUE_WORKABLE  # noqa: E402
@@ -129,8 +129,7 @@ def uncached(request: Callable[[], object]) -> Callable[[], None]:
     """The request as after a restart: no entry or row rendered yet in this process."""
 
     def run() -> None:
-        caches["fragments"].clear()
-        caches["fragment_lists"].clear()
+        forget_rendered_fragments()
         request()
 
     return run

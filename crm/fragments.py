@@ -9,7 +9,19 @@ empties them when a setting changes (tests), since settings are not part of the 
 
 import hashlib
 
+from django.conf import settings
+from django.core.cache import caches
+
+FRAGMENT_CACHES = ("fragments", "fragment_lists")  # their aliases in settings.CACHES
+
 
 def fragment_key(*facts) -> str:
     """A short digest of the facts a fragment shows (anything with a stable repr)."""
     return hashlib.blake2b(repr(facts).encode(), digest_size=16).hexdigest()
+
+
+def forget_rendered_fragments() -> None:
+    """Empty this process's fragment caches: nothing rendered before is served again."""
+    for alias in FRAGMENT_CACHES:
+        if alias in settings.CACHES:
+            caches[alias].clear()
