@@ -235,9 +235,16 @@ HUBSPOT_REQUESTS_PER_SECOND = env_float("HUBSPOT_REQUESTS_PER_SECOND", 9.0, mini
 HUBSPOT_SEARCH_REQUESTS_PER_SECOND = env_float("HUBSPOT_SEARCH_REQUESTS_PER_SECOND", 4.0, minimum=0)
 HUBSPOT_MAX_ATTEMPTS = env_int("HUBSPOT_MAX_ATTEMPTS", 5, minimum=1)
 HUBSPOT_TIMEOUT_SECONDS = env_float("HUBSPOT_TIMEOUT_SECONDS", 30.0, minimum=1)
+# A 429 is waited out (it uses none of the attempts above) for at most this long on one request;
+# past it the request fails as RateLimited and the next scheduled run resumes from the cursor.
+HUBSPOT_RATE_LIMIT_DEADLINE_SECONDS = env_float("HUBSPOT_RATE_LIMIT_DEADLINE_SECONDS", 900.0, minimum=0)
 # Incremental windows start this long before the saved cursor: HubSpot search is eventually
 # consistent, so a record modified just before the last window may only now be indexed.
 HUBSPOT_SYNC_OVERLAP_SECONDS = env_int("HUBSPOT_SYNC_OVERLAP_SECONDS", 120, minimum=0)
+# A sync holds its object type's lock by heartbeat (every page and request, and through long
+# rate-limit waits); a worker killed mid-run frees its type after this long without one. It must
+# exceed the longest gap between two heartbeats: one request's timeout plus one page's write.
+HUBSPOT_SYNC_LOCK_LEASE_SECONDS = env_int("HUBSPOT_SYNC_LOCK_LEASE_SECONDS", 120, minimum=10)
 # When a synced contact's owner changes, open a NEW_OWNER_INTRODUCTION intervention for the new owner.
 HUBSPOT_OWNER_CHANGE_INTERVENTION = env_bool("HUBSPOT_OWNER_CHANGE_INTERVENTION", True)
 
