@@ -115,6 +115,36 @@ class CallRecord(models.Model):
         return self.outcome == CallOutcome.BOOKED
 
 
+class ScheduledCall(models.Model):
+    """A call planned in HubSpot (hs_call_status QUEUED) that has not happened yet.
+
+    It is kept apart from CallRecord on purpose: every count, fact and queue rule reads call
+    records, and a call that never happened must count as nothing (not as an unanswered attempt
+    that pushes the lead down the queue). When HubSpot reports the call with any other status,
+    the sync stores it as a CallRecord and deletes this row in the same transaction.
+    """
+
+    hubspot_id = models.CharField(max_length=32, unique=True)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="scheduled_calls")
+    owner = models.ForeignKey(
+        Owner, null=True, blank=True, on_delete=models.SET_NULL, related_name="scheduled_calls"
+    )
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.OUTBOUND)
+    scheduled_for = models.DateTimeField()
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scheduled_for"]
+        indexes = [
+            # A contact's planned calls, soonest first.
+            models.Index(fields=["contact", "scheduled_for"], name="scheduledcall_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scheduled call {self.scheduled_for:%Y-%m-%d %H:%M}"
+
+
 class InterventionType(models.TextChoices):
     WELLNESS_CHECK = "WELLNESS_CHECK", "Wellness check"
     RE_ENGAGEMENT = "RE_ENGAGEMENT", "Re-engagement"

@@ -1,15 +1,18 @@
 """Ops' view of the HubSpot sync: every run with its counts and error, a "sync now" action and
-button, the cursors (rewindable by hand), and the webhook events received."""
+button, the cursors (rewindable by hand) with their locks (releasable), the records parked until
+their contact can be found, and the webhook events received."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from hubspot_sync.models import SyncCursor, SyncRun, WebhookEvent
+from hubspot_sync.models import ParkedRecord, SyncCursor, SyncRun, WebhookEvent
+from hubspot_sync.services import sync_lock_release
 from hubspot_sync.tasks import sync_task
 from leads.admin import LargeTableAdmin
 
@@ -39,10 +42,13 @@ class SyncRunAdmin(LargeTableAdmin):
         "updated",
         "unchanged",
         "skipped",
+        "parked",
         "failed",
+        "parents_fetched",
         "owner_changes",
         "requests",
         "retries",
+        "rate_limited",
         "error_excerpt",
     )
     list_filter = ("object_type", "mode", "status")
@@ -62,7 +68,9 @@ class SyncRunAdmin(LargeTableAdmin):
     @admin.display(description="Duration")
     def duration(self, run: SyncRun) -> str:
         seconds = run.duration_seconds
-        return "running" if seconds is None else f"{seconds:.1f}s"
+        if seconds is not None:
+            return f"{seconds:.1f}s"
+        return f"running ({_ago(run.heartbeat_at)})"
 
     @admin.display(description="Error")
     def error_excerpt(self, run: SyncRun) -> str:
@@ -93,6 +101,12 @@ class SyncRunAdmin(LargeTableAdmin):
         return super().changelist_view(request, extra_context)
 
 
+def _ago(moment) -> str:
+    if moment is None:
+        return "no heartbeat yet"
+    return f"last heartbeat {(timezone.now() - moment).total_seconds():.0f} s ago"
+
+
 @admin.register(SyncCursor)
 class SyncCursorAdmin(admin.ModelAdmin):
     list_display = (
@@ -100,7 +114,7 @@ class SyncCursorAdmin(admin.ModelAdmin):
         "modified_after",
         "last_full_at",
         "full_started_at",
-        "locked_until",
+        "lock",
         "updated_at",
     )
     fields = (
@@ -108,9 +122,10 @@ class SyncCursorAdmin(admin.ModelAdmin):
         "modified_after",
         "last_full_at",
         ("full_started_at", "full_after", "full_archived_phase"),
-        ("locked_until", "locked_by"),
+        ("locked_until", "locked_by", "locked_run", "heartbeat_at"),
         "updated_at",
     )
+    actions = ["release_lock"]
     # Ops may rewind `modified_after` to re-read a period; the rest is the sync's own bookkeeping.
     readonly_fields = (
         "object_type",
@@ -120,11 +135,72 @@ class SyncCursorAdmin(admin.ModelAdmin):
         "full_archived_phase",
         "locked_until",
         "locked_by",
+        "locked_run",
+        "heartbeat_at",
         "updated_at",
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Lock")
+    def lock(self, cursor: SyncCursor) -> str:
+        if not cursor.locked_by:
+            return "free"
+        if cursor.locked_until and cursor.locked_until < timezone.now():
+            return f"expired: its holder stopped ({_ago(cursor.heartbeat_at)})"
+        return f"held by {cursor.locked_by} ({_ago(cursor.heartbeat_at)})"
+
+    def has_release_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("hubspot_sync.add_syncrun")  # ops, as starting a sync
+
+    @admin.action(description="Release the lock of these object types", permissions=["release"])
+    def release_lock(self, request: HttpRequest, queryset: QuerySet[SyncCursor]) -> None:
+        # A live holder stops at its next heartbeat, before storing another page.
+        released = [c.object_type for c in queryset if sync_lock_release(object_type=c.object_type)]
+        if released:
+            messages.success(
+                request,
+                f"Released the lock of {', '.join(released)}. A sync still running stops at its next "
+                "heartbeat; the next run marks a dead one failed and resumes from the saved cursor.",
+            )
+        else:
+            messages.info(request, "None of these object types was locked.")
+
+
+@admin.register(ParkedRecord)
+class ParkedRecordAdmin(admin.ModelAdmin):
+    """Records the sync could not store yet. Each run of their type reads them again; ops may
+    retry now, or discard (delete) one they know will never find its contact."""
+
+    list_display = ("object_type", "hubspot_id", "reason", "parked_at", "last_tried_at", "attempts")
+    list_filter = ("object_type",)
+    search_fields = ("=hubspot_id",)
+    readonly_fields = (
+        "object_type",
+        "hubspot_id",
+        "reason",
+        "payload",
+        "parked_at",
+        "last_tried_at",
+        "attempts",
+    )
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("hubspot_sync.add_syncrun")
+
+    @admin.action(description="Retry these now (an incremental sync of their types)", permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[ParkedRecord]) -> None:
+        _enqueue(
+            request, object_types=sorted(set(queryset.values_list("object_type", flat=True))), full=False
+        )
 
 
 @admin.register(WebhookEvent)

@@ -312,6 +312,11 @@ def call_fields(record: dict, dispositions: dict[str, str]) -> dict:
     }
 
 
+def call_is_scheduled(record: dict) -> bool:
+    """HubSpot has the call QUEUED: planned, not happened (no attempt to count yet)."""
+    return text(props(record).get("hs_call_status")).upper() == "QUEUED"
+
+
 _TASK_STATUS = {status.value for status in TaskStatus}
 _TASK_TYPE = {kind.value for kind in TaskType}
 

@@ -1,5 +1,5 @@
-"""What the HubSpot sync remembers: a cursor and lock per object type, every run, and every
-webhook event received (SPEC S5)."""
+"""What the HubSpot sync remembers: a cursor and lock per object type, every run, the records it
+could not store yet, and every webhook event received (SPEC S5)."""
 
 from django.db import models
 from django.db.models import Q
@@ -27,7 +27,11 @@ class SyncMode(models.TextChoices):
 
 class SyncStatus(models.TextChoices):
     RUNNING = "running", "Running"
+    # Every change made in HubSpot before the run started is stored.
     SUCCEEDED = "succeeded", "Succeeded"
+    # Everything was read, but some records wait in ParkedRecord (a call whose contact HubSpot
+    # cannot give us yet): nothing is lost, and every later run of the type retries them.
+    INCOMPLETE = "incomplete", "Incomplete: records parked"
     FAILED = "failed", "Failed"
 
 
@@ -36,8 +40,13 @@ class SyncCursor(models.Model):
 
     `modified_after` moves only after a page of records is stored, so a run that fails keeps
     everything before it and the next run resumes there. A full sync remembers its list cursor
-    (`full_after`) the same way. `locked_until` is a lock that expires: a worker killed mid-run
-    cannot block its object type for longer than that.
+    (`full_after`) the same way.
+
+    The lock is a lease kept alive by its holder's heartbeat: the run renews `locked_until` with
+    every page and every request it sends (also through long rate-limit waits), so a worker that
+    is killed frees its type one lease later (HUBSPOT_SYNC_LOCK_LEASE_SECONDS), and the next run
+    marks the dead run failed. Ops can release a lock in the admin; the holder then stops at its
+    next heartbeat.
     """
 
     object_type = models.CharField(max_length=16, choices=ObjectType.choices, unique=True)
@@ -52,8 +61,19 @@ class SyncCursor(models.Model):
     )
     full_started_at = models.DateTimeField(null=True, blank=True)
     last_full_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    locked_by = models.CharField(max_length=64, blank=True)
+    locked_until = models.DateTimeField(
+        null=True, blank=True, help_text="The lock holder's lease: free once this has passed."
+    )
+    locked_by = models.CharField(max_length=64, blank=True, help_text="Lock token of the holder.")
+    locked_run = models.ForeignKey(
+        "SyncRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The run holding it.",
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="The holder's last sign of life.")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -73,14 +93,23 @@ class SyncRun(models.Model):
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(
-        default=0, help_text="Records that cannot be stored (reason logged)."
+        default=0, help_text="HubSpot copies of calls logged here (the call is stored once, as logged)."
+    )
+    parked = models.PositiveIntegerField(
+        default=0, help_text="Records this run could not store yet (their contact is missing): retried."
+    )
+    parents_fetched = models.PositiveIntegerField(
+        default=0, help_text="Contacts read by id because a record of this run pointed at them."
     )
     failed = models.PositiveIntegerField(default=0, help_text="Records on the page that failed.")
     owner_changes = models.PositiveIntegerField(default=0)
     requests = models.PositiveIntegerField(default=0, help_text="HTTP requests made to HubSpot.")
     retries = models.PositiveIntegerField(default=0, help_text="Requests retried (429, 5xx, timeouts).")
+    rate_limited = models.PositiveIntegerField(default=0, help_text="429 answers waited out.")
+    waited_seconds = models.FloatField(default=0, help_text="Time spent waiting out 429s.")
     cursor_from = models.DateTimeField(null=True, blank=True)
     cursor_to = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
     class Meta:
@@ -104,6 +133,34 @@ class SyncRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class ParkedRecord(models.Model):
+    """A HubSpot record that cannot be stored yet, kept whole so no cursor moves past it.
+
+    A call, task or deal whose contact neither we nor HubSpot's batch read (active or archived)
+    can give, or one with no contact association at all, waits here. Every later run of its type
+    reads it again from HubSpot and stores it once its contact resolves; a record HubSpot no
+    longer has is dropped. Storing the record by any path (search, list, webhook) removes it.
+    Ops see them in the admin and may discard one they know will never resolve.
+    """
+
+    object_type = models.CharField(max_length=16, choices=ObjectType.choices)
+    hubspot_id = models.CharField(max_length=32)
+    reason = models.CharField(max_length=255)
+    payload = models.JSONField(help_text="The record as HubSpot last sent it.")
+    parked_at = models.DateTimeField()
+    last_tried_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["object_type", "parked_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "hubspot_id"], name="parked_record_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_object_type_display()} {self.hubspot_id}: {self.reason}"
 
 
 class WebhookEvent(models.Model):

@@ -1,13 +1,27 @@
 """HubSpot sync runs: full and incremental sync per object type, and webhook events (SPEC S5).
 
-A run claims its object type's lock (one sync of a type at a time; the lock expires so a killed
-worker cannot block it for good), reads pages from HubSpot and stores each page in its own
-transaction together with the cursor that says where to resume, then rebuilds the facts of the
-contacts the page touched. A page that fails ends the run as failed with its error; what was
-stored before it stays, and the next run starts from the saved cursor.
+The sync loses nothing:
+
+- A run holds its object type's lock by heartbeat (a lease renewed with every page and request,
+  also through long rate-limit waits). A worker that is killed frees its type one lease later;
+  the next run marks the dead run failed and resumes from the saved cursor. Ops may release a
+  lock in the admin: the holder stops at its next heartbeat, before storing anything more.
+- Each page is stored in its own transaction together with the cursor that says where to resume
+  and the facts (call counts, last call...) of the contacts it touched, so a crash between two
+  pages leaves neither a page half stored nor facts that disagree with the calls.
+- A cursor never moves past a record that was not stored. A call, task or deal whose contact is
+  not here yet has it read at once (batch read by id, archived too) and stored first; one whose
+  contact HubSpot cannot give either is parked (ParkedRecord) in the page's transaction and read
+  again by every later run of its type until it can be stored. A run that leaves records parked
+  ends "incomplete", never "succeeded".
+- "Succeeded" means complete: every change made in HubSpot before the run started is stored. A
+  full sync that resumes after a failure catches up, by search, on what changed since its first
+  attempt began; archiving changes no modified date and search never returns archived records,
+  so every incremental run also reads the archived list and marks what is newly archived.
 
 - Full sync reads the list endpoints (cursor paging, no 10,000 cap), active then archived
-  records, so archived ones are marked archived; it is also how the first sync of a type runs.
+  records (contacts with their owner history either way); it is also how the first sync of a
+  type runs.
 - Incremental sync searches on the type's own modified-date property, ascending, from the saved
   cursor minus a small overlap. Search stops at 10,000 results a query, so a window that reaches
   the cap ends there; the records sharing its last timestamp are then read in a window pinned to
@@ -16,6 +30,9 @@ stored before it stays, and the next run starts from the saved cursor.
 """
 
 import logging
+import os
+import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,10 +46,11 @@ from django.utils import timezone
 from calls.services import contact_facts_rebuild
 from crm import timeutils
 from hubspot_sync import mapping
-from hubspot_sync.client import SEARCH_PAGE_MAX, SEARCH_RESULTS_MAX, HubSpotClient, Page
+from hubspot_sync.client import BATCH_READ_MAX, SEARCH_PAGE_MAX, SEARCH_RESULTS_MAX, HubSpotClient, Page
 from hubspot_sync.models import (
     SYNC_ORDER,
     ObjectType,
+    ParkedRecord,
     SyncCursor,
     SyncMode,
     SyncRun,
@@ -45,19 +63,19 @@ from scoring.services import queue_scores_refresh
 
 logger = logging.getLogger(__name__)
 
-# A run renews its lock with every page; a worker that dies frees its type after this long.
-LOCK_SECONDS = 15 * 60
-
 Progress = Callable[[int, int | None], None]  # (records just stored, total when known)
+
+# How many parked ids the end-of-run log line names (the admin lists them all).
+PARKED_SAMPLE = 10
 
 
 class SyncLocked(Exception):
     """Another sync of this object type is running."""
 
 
-# A full sync rebuilds contacts' facts in batches this big instead of after every page: per page,
-# the rebuild and score refresh cost more than storing the records.
-DEFERRED_FACTS_BATCH = 5000
+class LockLost(Exception):
+    """This run no longer holds its type's lock (ops released it, or its lease ran out and another
+    run took it): it must store nothing more."""
 
 
 @dataclass
@@ -66,9 +84,9 @@ class _Run:
     ctx: SyncContext
     token: str
     progress: Progress | None
-    deferred_facts: bool = False
-    pending_facts: set[int] = field(default_factory=set)
-    pending_scores: set[int] = field(default_factory=set)
+    beat_at: float = field(default_factory=time.monotonic)
+    stats_before: tuple = ()
+    parked_ids: set[str] = field(default_factory=set)
 
 
 def sync_run(
@@ -82,82 +100,173 @@ def sync_run(
     the type is already running. Idempotent: records are upserted by HubSpot id, so a second
     run over the same data counts every record as unchanged."""
     object_type = ObjectType(object_type)
-    token = _lock_claim(object_type)
     client = client or HubSpotClient()
-    cursor = SyncCursor.objects.get(object_type=object_type)
+    cursor = SyncCursor.objects.get_or_create(object_type=object_type)[0]
     # Owners have no modified-date search and are few: always read whole. A type never synced
     # starts with a full sync, and so does one whose full sync did not finish.
     if object_type == ObjectType.OWNERS or cursor.modified_after is None or cursor.full_started_at:
         full = True
-    run = SyncRun.objects.create(
-        object_type=object_type,
-        mode=SyncMode.FULL if full else SyncMode.INCREMENTAL,
-        started_at=timeutils.now(),
-        cursor_from=cursor.modified_after,
-    )
-    state = _Run(run, SyncContext(client), token, progress, deferred_facts=full)
-    requests_before, retries_before = client.stats.requests, client.stats.retries
+    state = _run_start(object_type, SyncMode.FULL if full else SyncMode.INCREMENTAL, client, progress)
+    state.run.cursor_from = cursor.modified_after
     try:
         if object_type == ObjectType.OWNERS:
             _owners_sync(state)
         elif full:
-            _full_sync(state, cursor)
+            _full_sync(state)
         else:
-            _incremental_sync(state, cursor)
-        run.status = SyncStatus.SUCCEEDED
+            _incremental_sync(state, since=cursor.modified_after)
+        _parked_retry(state)
     except Exception as exc:  # recorded on the run for ops; the next run resumes from the cursor
-        logger.exception("hubspot.sync_failed", extra={"object_type": object_type, "run": run.pk})
-        run.status = SyncStatus.FAILED
-        run.last_error = str(exc)[:4000]
-    finally:
-        try:
-            _facts_flush(state)  # what was stored, failed run or not, gets its facts
-        except Exception as exc:
-            logger.exception("hubspot.facts_failed", extra={"object_type": object_type, "run": run.pk})
-            run.status, run.last_error = SyncStatus.FAILED, (run.last_error or str(exc))[:4000]
-        run.finished_at = timeutils.now()
-        run.requests = client.stats.requests - requests_before
-        run.retries = client.stats.retries - retries_before
-        run.cursor_to = SyncCursor.objects.values_list("modified_after", flat=True).get(
-            object_type=object_type
-        )
-        run.save()
-        _lock_release(object_type, token)
-    return run
+        _run_failed(state, exc)
+    # Anything that is not an Exception (the process is being killed) skips this on purpose: the
+    # lease runs out by itself and the next run marks this one failed.
+    _run_finish(state)
+    return state.run
 
 
 def sync_all(
     *, full: bool = False, object_types: list[str] | None = None, client=None, progress=None
 ) -> list[SyncRun]:
     """Sync the given types (all, owners first) one after another; a type whose sync is already
-    running is left to that run."""
+    running is left to that run (logged as a warning: its work is not lost, only not done here)."""
     runs = []
     for object_type in object_types or SYNC_ORDER:
         try:
             runs.append(sync_run(object_type=object_type, full=full, client=client, progress=progress))
-        except SyncLocked:
-            logger.info("hubspot.sync_locked", extra={"object_type": object_type})
+        except SyncLocked as exc:
+            logger.warning("hubspot.sync_locked", extra={"object_type": object_type, "reason": str(exc)})
     return runs
 
 
-# --- the lock ---------------------------------------------------------------------------------
+# --- a run's life: the lock, its heartbeat, the record -----------------------------------------
+def _run_start(object_type: str, mode: str, client: HubSpotClient, progress: Progress | None) -> _Run:
+    """Claim the type's lock, mark runs that died holding it failed, and record the new run."""
+    token = _lock_claim(object_type)
+    now = timeutils.now()
+    run = SyncRun.objects.create(object_type=object_type, mode=mode, started_at=now, heartbeat_at=now)
+    SyncCursor.objects.filter(object_type=object_type, locked_by=token).update(locked_run=run)
+    source = OwnerChangeSource.WEBHOOK if mode == SyncMode.WEBHOOK else OwnerChangeSource.SYNC
+    state = _Run(run, SyncContext(client, source=source), token, progress)
+    state.stats_before = _stats(client)
+    # The client beats before every request and through long waits, so a run stuck behind
+    # HubSpot's rate limit keeps its lock, and a run whose lock was released stops.
+    client.heartbeat = lambda: _heartbeat(state)
+    return state
+
+
+def _stats(client: HubSpotClient) -> tuple:
+    stats = client.stats
+    return stats.requests, stats.retries, stats.rate_limited, stats.waited_seconds
+
+
+def _run_failed(state: _Run, exc: Exception) -> None:
+    run = state.run
+    logger.exception("hubspot.sync_failed", extra={"object_type": run.object_type, "run": run.pk})
+    run.status = SyncStatus.FAILED
+    run.last_error = str(exc)[:4000] or type(exc).__name__
+
+
+def _run_finish(state: _Run) -> None:
+    """Record how the run ended (with one summary line in the log) and release the lock."""
+    run, client = state.run, state.ctx.client
+    client.heartbeat = None
+    run.parked = len(state.parked_ids)
+    if run.status == SyncStatus.RUNNING:
+        run.status = SyncStatus.INCOMPLETE if run.parked else SyncStatus.SUCCEEDED
+    run.finished_at = timeutils.now()
+    run.requests, run.retries, run.rate_limited, run.waited_seconds = (
+        now - before for now, before in zip(_stats(client), state.stats_before, strict=True)
+    )
+    run.cursor_to = SyncCursor.objects.values_list("modified_after", flat=True).get(
+        object_type=run.object_type
+    )
+    run.save()
+    _lock_release(run.object_type, state.token)
+    log = logger.info if run.status == SyncStatus.SUCCEEDED else logger.warning
+    log(
+        "hubspot.sync_finished",
+        extra={
+            "object_type": run.object_type,
+            "mode": run.mode,
+            "status": run.status,
+            "run": run.pk,
+            "pages": run.pages,
+            # "created" is a LogRecord attribute of its own: the counts go in one mapping.
+            "counts": {
+                "created": run.created,
+                "updated": run.updated,
+                "unchanged": run.unchanged,
+                "skipped": run.skipped,
+                "parked": run.parked,
+                "failed": run.failed,
+                "parents_fetched": run.parents_fetched,
+                "owner_changes": run.owner_changes,
+            },
+            "parked_sample": sorted(state.parked_ids, key=lambda i: (len(i), i))[:PARKED_SAMPLE],
+            "error": run.last_error,
+        },
+    )
+
+
 def _lock_claim(object_type: str) -> str:
     SyncCursor.objects.get_or_create(object_type=object_type)
-    now, token = timeutils.now(), uuid.uuid4().hex
+    now = timeutils.now()
+    # Who holds it, for ops deciding whether to release it: host, process, and a unique part.
+    token = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:16]}"
+    lease = timedelta(seconds=settings.HUBSPOT_SYNC_LOCK_LEASE_SECONDS)
     # A conditional UPDATE: of two workers claiming at once, exactly one matches the row.
     claimed = (
         SyncCursor.objects.filter(object_type=object_type)
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(locked_until=now + timedelta(seconds=LOCK_SECONDS), locked_by=token)
+        .update(locked_until=now + lease, locked_by=token, heartbeat_at=now, locked_run=None)
     )
     if not claimed:
-        raise SyncLocked(f"a {object_type} sync is already running")
+        beat = SyncCursor.objects.values_list("heartbeat_at", flat=True).get(object_type=object_type)
+        seen = f"last heartbeat {(now - beat).total_seconds():.0f} s ago" if beat else "no heartbeat yet"
+        raise SyncLocked(f"a {object_type} sync is already running ({seen})")
+    # We hold the lock, so any run of this type still marked running lost its worker.
+    SyncRun.objects.filter(object_type=object_type, status=SyncStatus.RUNNING).update(
+        status=SyncStatus.FAILED,
+        finished_at=now,
+        last_error=(
+            f"Stopped without finishing (its worker died or its lock was released); a run at "
+            f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S} took over and resumed from the saved cursor."
+        ),
+    )
     return token
+
+
+def _heartbeat(state: _Run, *, force: bool = False) -> None:
+    """Renew the lock's lease, at most a few times per lease; LockLost when it is no longer ours."""
+    lease = settings.HUBSPOT_SYNC_LOCK_LEASE_SECONDS
+    if not force and time.monotonic() - state.beat_at < lease / 6:
+        return
+    now = timeutils.now()
+    alive = SyncCursor.objects.filter(object_type=state.run.object_type, locked_by=state.token).update(
+        locked_until=now + timedelta(seconds=lease), heartbeat_at=now
+    )
+    if not alive:
+        raise LockLost(
+            f"this {state.run.object_type} sync lost its lock (released by ops, or its lease ran out)"
+        )
+    SyncRun.objects.filter(pk=state.run.pk).update(heartbeat_at=now)
+    state.beat_at = time.monotonic()
 
 
 def _lock_release(object_type: str, token: str) -> None:
     SyncCursor.objects.filter(object_type=object_type, locked_by=token).update(
-        locked_until=None, locked_by=""
+        locked_until=None, locked_by="", locked_run=None
+    )
+
+
+def sync_lock_release(*, object_type: str) -> bool:
+    """Ops' release of a type's lock (the admin's action). A live holder notices at its next
+    heartbeat and stops before storing anything more; a dead one's run is marked failed by the
+    next run. Returns whether a lock was held."""
+    return bool(
+        SyncCursor.objects.filter(object_type=object_type)
+        .exclude(locked_by="")
+        .update(locked_until=None, locked_by="", locked_run=None)
     )
 
 
@@ -171,9 +280,9 @@ def _page_store(
     total=None,
     **prefetch_kwargs,
 ) -> BatchResult:
-    """Store one page and move the cursor, in one transaction. Incremental pages rebuild the
-    touched contacts' facts in it too, so the pages never show a call without its count; a full
-    sync rebuilds them in large batches as it goes and at its end."""
+    """Store one page, the facts of the contacts it touched and the cursor, in one transaction.
+    Records that cannot be stored yet are parked in the same transaction, so the cursor never
+    moves past a record that is neither stored nor parked."""
     run = state.run
     try:
         # What the store needs from HubSpot is read first: a request inside the transaction would
@@ -181,28 +290,46 @@ def _page_store(
         prefetched = PREFETCHES[object_type](state.ctx, records, **prefetch_kwargs)
         with transaction.atomic():
             result = STORES[object_type](state.ctx, records, prefetched)
-            if state.deferred_facts:
-                state.pending_facts |= result.contact_ids
-                state.pending_scores |= result.scored_ids
-            else:
-                _facts_refresh(result.contact_ids, result.scored_ids)
-            SyncCursor.objects.filter(object_type=object_type, locked_by=state.token).update(
-                locked_until=timeutils.now() + timedelta(seconds=LOCK_SECONDS), **(cursor or {})
-            )
+            _facts_refresh(result.contact_ids, result.scored_ids)
+            # Renewing the lease here, conditional on the token, also proves the lock is still
+            # ours: a run that lost it rolls the page back instead of storing beside another run.
+            lease = timedelta(seconds=settings.HUBSPOT_SYNC_LOCK_LEASE_SECONDS)
+            now = timeutils.now()
+            if not SyncCursor.objects.filter(object_type=object_type, locked_by=state.token).update(
+                locked_until=now + lease, heartbeat_at=now, **(cursor or {})
+            ):
+                raise LockLost(
+                    f"this {object_type} sync lost its lock (released by ops, or its lease ran out)"
+                )
     except Exception:
         run.failed += len(records)
         raise
+    state.beat_at = time.monotonic()
+    state.parked_ids |= set(result.parked)
     run.pages += 1
     run.created += result.created
     run.updated += result.updated
     run.unchanged += result.unchanged
     run.skipped += result.skipped
+    run.parents_fetched += result.parents_fetched
     run.owner_changes += result.owner_changes
-    run.save(update_fields=["pages", "created", "updated", "unchanged", "skipped", "owner_changes"])
+    run.parked = len(state.parked_ids)
+    run.heartbeat_at = now
+    run.save(
+        update_fields=[
+            "pages",
+            "created",
+            "updated",
+            "unchanged",
+            "skipped",
+            "parked",
+            "parents_fetched",
+            "owner_changes",
+            "heartbeat_at",
+        ]
+    )
     if state.progress:
         state.progress(len(records), total)
-    if len(state.pending_facts) + len(state.pending_scores) >= DEFERRED_FACTS_BATCH:
-        _facts_flush(state)
     return result
 
 
@@ -215,10 +342,28 @@ def _facts_refresh(fact_ids: set[int], scored_ids: set[int]) -> None:
         queue_scores_refresh(contact_ids=sorted(scored_ids - fact_ids))
 
 
-def _facts_flush(state: _Run) -> None:
-    facts, scores = state.pending_facts, state.pending_scores
-    state.pending_facts, state.pending_scores = set(), set()
-    _facts_refresh(facts, scores)
+# --- parked records ------------------------------------------------------------------------------
+def _parked_retry(state: _Run) -> None:
+    """Read this type's parked records again from HubSpot and store them (or park them again):
+    their contact may exist by now, or an association may have been added (which does not change
+    a record's modified date, so no search would bring it). Records HubSpot no longer has are
+    dropped: there is nothing left to store."""
+    object_type = state.run.object_type
+    parked = list(
+        ParkedRecord.objects.filter(object_type=object_type)
+        .order_by("pk")
+        .values_list("hubspot_id", flat=True)
+    )
+    client = state.ctx.client
+    for start in range(0, len(parked), BATCH_READ_MAX):
+        ids = parked[start : start + BATCH_READ_MAX]
+        records = client.batch_read(object_type, ids, properties=mapping.PROPERTIES[object_type])
+        gone = set(ids) - {str(r["id"]) for r in records}
+        if gone:
+            ParkedRecord.objects.filter(object_type=object_type, hubspot_id__in=gone).delete()
+            logger.info("hubspot.parked_gone", extra={"object_type": object_type, "ids": sorted(gone)})
+        if records:
+            _page_store(state, object_type, records)
 
 
 # --- owners ----------------------------------------------------------------------------------
@@ -234,9 +379,10 @@ def _owners_sync(state: _Run) -> None:
 
 
 # --- full sync ---------------------------------------------------------------------------------
-def _full_sync(state: _Run, cursor: SyncCursor) -> None:
+def _full_sync(state: _Run) -> None:
     object_type = state.run.object_type
     client = state.ctx.client
+    cursor = SyncCursor.objects.get(object_type=object_type)
     if cursor.full_started_at is None:
         cursor.full_started_at = state.run.started_at
         SyncCursor.objects.filter(pk=cursor.pk).update(full_started_at=cursor.full_started_at)
@@ -247,7 +393,8 @@ def _full_sync(state: _Run, cursor: SyncCursor) -> None:
     )
     after = cursor.full_after or None
     for archived in phases:
-        history = [mapping.OWNER_PROPERTY] if object_type == ObjectType.CONTACTS and not archived else []
+        # Owner history for archived contacts too: their changes happened all the same.
+        history = [mapping.OWNER_PROPERTY] if object_type == ObjectType.CONTACTS else []
         associations = [] if object_type == ObjectType.CONTACTS else ["contacts"]
         extra = {} if object_type == ObjectType.CONTACTS else {"inline_associations": True}
         while True:
@@ -265,7 +412,8 @@ def _full_sync(state: _Run, cursor: SyncCursor) -> None:
             _page_store(state, object_type, page.results, cursor=resume, **extra)
             if not after:
                 break
-    # Everything modified before the full sync started is stored: incremental sync goes on from there.
+    # Every record modified before the full sync first started is stored as it is now or later:
+    # incremental sync goes on from there.
     started = cursor.full_started_at
     SyncCursor.objects.filter(pk=cursor.pk).update(
         full_after="",
@@ -274,13 +422,18 @@ def _full_sync(state: _Run, cursor: SyncCursor) -> None:
         last_full_at=timeutils.now(),
         modified_after=max(started, cursor.modified_after) if cursor.modified_after else started,
     )
+    if started < state.run.started_at:
+        # This run resumed a full sync that an earlier run began: pages read back then may have
+        # changed since, and records may have been archived behind the resume point. Catch up by
+        # search from the first start, so "succeeded" covers everything before this run began.
+        _incremental_sync(state, since=started)
 
 
 # --- incremental sync ----------------------------------------------------------------------------
-def _incremental_sync(state: _Run, cursor: SyncCursor) -> None:
+def _incremental_sync(state: _Run, *, since: datetime) -> None:
     object_type = state.run.object_type
     prop = mapping.MODIFIED_PROPERTY[object_type]
-    start = cursor.modified_after - timedelta(seconds=settings.HUBSPOT_SYNC_OVERLAP_SECONDS)
+    start = since - timedelta(seconds=settings.HUBSPOT_SYNC_OVERLAP_SECONDS)
     # An upper bound keeps the windows of this run fixed while HubSpot keeps changing.
     until = state.run.started_at
     while True:
@@ -296,6 +449,7 @@ def _incremental_sync(state: _Run, cursor: SyncCursor) -> None:
         boundary = mapping.modified_at(object_type, last_page.results[-1])
         _same_moment_sync(state, prop, boundary)
         start = boundary + timedelta(milliseconds=1)
+    _archived_sweep(state)
     SyncCursor.objects.filter(object_type=object_type, locked_by=state.token).update(modified_after=until)
 
 
@@ -337,6 +491,39 @@ def _same_moment_sync(state: _Run, prop: str, moment: datetime) -> None:
         if last_page is None:
             return
         last_id = str(last_page.results[-1]["id"])
+
+
+_ARCHIVABLE = {ObjectType.CONTACTS: Contact, ObjectType.DEALS: Deal, ObjectType.TASKS: Task}
+
+
+def _archived_sweep(state: _Run) -> None:
+    """Store what HubSpot archived that we do not hold as archived. Archiving changes no modified
+    date and search never returns archived records, so only the archived list shows them: read
+    whole each run (archived records are few, 100 a request), storing just the ones that differ
+    (newly archived, or created and archived between two runs)."""
+    object_type = state.run.object_type
+    model = _ARCHIVABLE.get(object_type)
+    if model is None:
+        return  # calls: a call deleted in HubSpot still happened
+    client = state.ctx.client
+    associations = [] if object_type == ObjectType.CONTACTS else ["contacts"]
+    extra = {} if object_type == ObjectType.CONTACTS else {"inline_associations": True}
+    for page in client.pages(
+        lambda after: client.list_page(
+            object_type,
+            properties=mapping.PROPERTIES[object_type],
+            after=after,
+            archived=True,
+            associations=associations,
+        )
+    ):
+        ids = [str(r["id"]) for r in page.results]
+        settled = set(
+            model.objects.filter(hubspot_id__in=ids, is_archived=True).values_list("hubspot_id", flat=True)
+        )
+        news = [r for r in page.results if str(r["id"]) not in settled]
+        if news:
+            _page_store(state, object_type, news, **extra)
 
 
 # --- webhooks ------------------------------------------------------------------------------------
@@ -431,32 +618,17 @@ def webhook_events_process(*, client: HubSpotClient | None = None, limit: int = 
     # its lock) never keeps the others waiting.
     for object_type in pending.order_by("object_type").values_list("object_type", flat=True).distinct():
         try:
-            token = _lock_claim(object_type)
+            state = _run_start(object_type, SyncMode.WEBHOOK, client, None)
         except SyncLocked:
             continue
         events = list(pending.filter(object_type=object_type).order_by("received_at")[:limit])
-        run = SyncRun.objects.create(
-            object_type=object_type, mode=SyncMode.WEBHOOK, started_at=timeutils.now()
-        )
-        state = _Run(run, SyncContext(client, source=OwnerChangeSource.WEBHOOK), token, None)
-        requests_before, retries_before = client.stats.requests, client.stats.retries
         try:
             _webhook_apply(state, object_type, events)
-            run.status = SyncStatus.SUCCEEDED
         except Exception as exc:
-            logger.exception("hubspot.webhook_failed", extra={"object_type": object_type})
-            run.status, run.last_error = SyncStatus.FAILED, str(exc)[:4000]
-        finally:
-            run.finished_at = timeutils.now()
-            run.requests = client.stats.requests - requests_before
-            run.retries = client.stats.retries - retries_before
-            run.save()
-            _lock_release(object_type, token)
-        runs.append(run)
+            _run_failed(state, exc)
+        _run_finish(state)
+        runs.append(state.run)
     return runs
-
-
-_ARCHIVABLE = {ObjectType.CONTACTS: Contact, ObjectType.DEALS: Deal, ObjectType.TASKS: Task}
 
 
 def _webhook_apply(state: _Run, object_type: str, events: list[WebhookEvent]) -> None:

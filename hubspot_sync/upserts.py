@@ -3,13 +3,18 @@
 Each `*_store` takes a page of records (up to a few hundred), reads what we already have in one
 query, and writes only what differs: bulk_create for new rows, bulk_update of the changed
 fields for the rest. Storing the same page twice therefore changes nothing the second time
-(counted as unchanged). The caller runs each page in one transaction and then rebuilds the
-facts of the contacts it touched (`BatchResult.contact_ids`).
+(counted as unchanged). The caller runs each page in one transaction and rebuilds the facts of
+the contacts it touched (`BatchResult.contact_ids`) in it.
 
 What a store needs from HubSpot besides the page (owner histories, associations, deal stages,
-call outcome labels) its `*_prefetch` reads first, outside that transaction: the stores
-themselves touch only the database, so no transaction stays open over a network round trip or a
-429 back-off while setters wait on the rows it locked.
+call outcome labels, and the contacts its calls, deals and tasks point at that are not stored
+yet) its `*_prefetch` reads first, outside that transaction: the stores themselves touch only
+the database, so no transaction stays open over a network round trip or a 429 back-off while
+setters wait on the rows it locked.
+
+Nothing on a page is dropped: a record that cannot be stored yet (its contact is nowhere to be
+had) is parked (`ParkedRecord`) by its store, in the page's transaction, and storing it later by
+any path removes it from there.
 """
 
 import logging
@@ -28,10 +33,12 @@ from calls.models import (
     CallSource,
     Intervention,
     InterventionType,
+    ScheduledCall,
 )
 from crm import timeutils
 from hubspot_sync import mapping
 from hubspot_sync.client import HubSpotClient
+from hubspot_sync.models import ParkedRecord
 from leads.models import Contact, Deal, Owner, OwnerChange, OwnerChangeSource, Task
 from leads.services import contact_set_phones
 from scoring.figures import follow_up_figures_forget
@@ -48,8 +55,10 @@ class BatchResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    skipped: int = 0
+    skipped: int = 0  # HubSpot copies of calls logged here
+    parents_fetched: int = 0
     owner_changes: int = 0
+    parked: list[str] = field(default_factory=list)  # HubSpot ids of records parked
     # Contacts whose facts (calls, deals, tasks) changed, and contacts whose own fields changed
     # (their queue score may move; their facts did not).
     contact_ids: set[int] = field(default_factory=set)
@@ -61,11 +70,14 @@ class Prefetched:
     """What storing one page needs from HubSpot besides its records, read before the page's
     transaction opens."""
 
-    # contacts: HubSpot id -> the record with its hubspot_owner_id history, for the contacts whose
-    # owner differed from ours when the page was read
+    # contacts: HubSpot id -> the record with its hubspot_owner_id history, for the contacts new
+    # here and those whose owner differed from ours when the page was read
     owner_histories: dict[str, dict] = field(default_factory=dict)
     # deals, calls, tasks: HubSpot id -> the HubSpot ids of its contacts
     hubspot_contacts: dict[str, list[str]] = field(default_factory=dict)
+    # deals, calls, tasks: the contacts they point at that are not stored here yet, read by id
+    # (with owner history) to be stored first
+    parents: list[dict] = field(default_factory=list)
     stages: dict[tuple[str, str], mapping.Stage] = field(default_factory=dict)  # deals
     dispositions: dict[str, str] = field(default_factory=dict)  # calls
 
@@ -195,23 +207,34 @@ def _contact_values(record: dict, owner_pks: dict[str, int]) -> dict:
 
 
 def contacts_prefetch(ctx: SyncContext, records: list[dict]) -> Prefetched:
-    """The owner histories of the contacts whose owner differs from ours and whose record does not
-    carry its history (search pages)."""
-    moved = _owner_moves(_unique(records))
-    if not moved:
+    """The owner histories, when the page does not carry them (search pages), of the contacts
+    new here (every change they went through before we saw them is recorded) and of those whose
+    owner differs from ours."""
+    records = _unique(records)
+    wanted = set(_history_wanted(records))
+    if not wanted:
         return Prefetched()
-    histories = ctx.client.batch_read(
-        "contacts",
-        moved,
-        properties=[mapping.OWNER_PROPERTY],
-        properties_with_history=[mapping.OWNER_PROPERTY],
-    )
-    return Prefetched(owner_histories={str(r["id"]): r for r in histories})
+    histories = {}
+    for archived in (False, True):
+        ids = [
+            str(r["id"]) for r in records if str(r["id"]) in wanted and bool(r.get("archived")) == archived
+        ]
+        if ids:
+            for record in ctx.client.batch_read(
+                "contacts",
+                ids,
+                properties=[mapping.OWNER_PROPERTY],
+                properties_with_history=[mapping.OWNER_PROPERTY],
+                archived=archived,
+            ):
+                histories[str(record["id"])] = record
+    return Prefetched(owner_histories=histories)
 
 
-def _owner_moves(records: list[dict]) -> list[str]:
-    """HubSpot ids of the stored contacts, among records without owner history, whose HubSpot
-    owner is not the one we have: the contacts `contacts_store` will see move."""
+def _history_wanted(records: list[dict]) -> list[str]:
+    """HubSpot ids, among records without owner history, of the contacts not stored here and of
+    the stored ones whose HubSpot owner is not the one we have (the contacts `contacts_store` will
+    see move)."""
     theirs = {str(r["id"]): mapping.owner_id_of(r) for r in records if not mapping.has_owner_history(r)}
     ours = {
         hubspot_id: (owner_pk, owner_hubspot_id)
@@ -219,15 +242,16 @@ def _owner_moves(records: list[dict]) -> list[str]:
             hubspot_id__in=theirs
         ).values_list("hubspot_id", "owner_id", "owner__hubspot_id")
     }
-    moved = []
+    wanted = []
     for hubspot_id, owner in theirs.items():
         if hubspot_id not in ours:
-            continue  # a new contact: no change to record
+            wanted.append(hubspot_id)  # new here: its history holds the changes made before
+            continue
         owner_pk, owner_hubspot_id = ours[hubspot_id]
         # Unassigned in HubSpot: any owner here is a change, even one without a HubSpot id.
         if (owner_hubspot_id != owner) if owner else (owner_pk is not None):
-            moved.append(hubspot_id)
-    return moved
+            wanted.append(hubspot_id)
+    return wanted
 
 
 def contacts_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -> BatchResult:
@@ -278,12 +302,12 @@ def _owner_changes_record(
     owner_histories: dict[str, dict],
 ) -> int:
     """One OwnerChange per change, whichever way it is seen: HubSpot's hubspot_owner_id history
-    when the record carries it (full sync) or was read by `contacts_prefetch` for the contacts
-    whose owner differs from ours; the diff itself when HubSpot has no history entry for it, or
+    when the record carries it (full sync) or was read by `contacts_prefetch` for the contacts new
+    here or whose owner differs from ours; the diff itself when HubSpot has no history entry for it, or
     when the owner here changed after the prefetch read. The unique constraint on
     (contact, changed_at, to_owner) makes a change seen again, by any run, a no-op."""
     with_history = {str(r["id"]): r for r in records if mapping.has_owner_history(r)}
-    with_history |= {i: owner_histories[i] for i in moved if i not in with_history and i in owner_histories}
+    with_history |= {i: r for i, r in owner_histories.items() if i not in with_history}
     transitions = {i: mapping.owner_transitions(r) for i, r in with_history.items() if i in stored}
     owner_pks = ctx.owner_pks(
         owner for ts in transitions.values() for t in ts for owner in (t.from_owner, t.to_owner)
@@ -424,21 +448,104 @@ def _hubspot_contacts(
     return hubspot_contacts
 
 
-def _contact_of(hubspot_contacts: dict[str, list[str]]) -> dict[str, int | None]:
+def _parents_prefetch(ctx: SyncContext, hubspot_contacts: dict[str, list[str]]) -> list[dict]:
+    """The contacts these records point at that are not stored here, read by id (active, then
+    archived): a call logged on a contact created after our last contacts pass must find it,
+    whatever order the schedules run in. Ids HubSpot has under neither are left out."""
+    wanted = {c for cs in hubspot_contacts.values() for c in cs}
+    if not wanted:
+        return []
+    missing = wanted - set(Contact.objects.filter(hubspot_id__in=wanted).values_list("hubspot_id", flat=True))
+    found: list[dict] = []
+    for archived in (False, True):
+        if not missing:
+            break
+        records = ctx.client.batch_read(
+            "contacts",
+            sorted(missing, key=lambda i: (len(i), i)),
+            properties=mapping.CONTACT_PROPERTIES,
+            properties_with_history=[mapping.OWNER_PROPERTY],
+            archived=archived,
+        )
+        found += records
+        # Reading a merged-away id may answer with its survivor.
+        missing -= {str(r["id"]) for r in records} | {m for r in records for m in mapping.merged_ids(r)}
+    return found
+
+
+def _parents_store(ctx: SyncContext, prefetched: Prefetched, result: BatchResult) -> None:
+    """Store the contacts read by `_parents_prefetch` first, in the page's transaction."""
+    if not prefetched.parents:
+        return
+    stored = contacts_store(ctx, prefetched.parents, Prefetched())
+    result.parents_fetched += len(prefetched.parents)
+    result.owner_changes += stored.owner_changes
+    result.scored_ids |= stored.scored_ids
+    result.contact_ids |= stored.contact_ids
+
+
+def _contact_of(hubspot_contacts: dict[str, list[str]], parents: list[dict] = ()) -> dict[str, int | None]:
     """Our contact pk per record, from its contact associations (the lowest HubSpot id when there
     are several, so the choice is stable); a merged-away contact gives way to its survivor."""
-    wanted = {c for cs in hubspot_contacts.values() for c in cs}
+    alias = {m: str(r["id"]) for r in parents for m in mapping.merged_ids(r)}
+    wanted = {c for cs in hubspot_contacts.values() for c in cs} | set(alias.values())
     pks = {
         hubspot_id: merged_into or pk
         for hubspot_id, pk, merged_into in Contact.objects.filter(hubspot_id__in=wanted).values_list(
             "hubspot_id", "pk", "merged_into_id"
         )
     }
+    pks |= {
+        merged: pks[survivor] for merged, survivor in alias.items() if survivor in pks and merged not in pks
+    }
     chosen = {}
     for record_id, contact_ids in hubspot_contacts.items():
         known = sorted((c for c in contact_ids if c in pks), key=lambda c: (len(c), c))
         chosen[record_id] = pks[known[0]] if known else None
     return chosen
+
+
+def _park(ctx: SyncContext, object_type: str, records: list[tuple[dict, str]]) -> list[str]:
+    """Keep records that cannot be stored yet, each with why, so no cursor moves past them; a
+    record parked again gets its newest copy and one more attempt. Returns their HubSpot ids."""
+    if not records:
+        return []
+    now = timeutils.now()
+    by_id = {str(record["id"]): (record, reason) for record, reason in records}
+    known = {
+        p.hubspot_id: p for p in ParkedRecord.objects.filter(object_type=object_type, hubspot_id__in=by_id)
+    }
+    for hubspot_id, parked in known.items():
+        record, reason = by_id[hubspot_id]
+        parked.payload, parked.reason, parked.last_tried_at = record, reason[:255], now
+        parked.attempts += 1
+    ParkedRecord.objects.bulk_update(known.values(), ["payload", "reason", "last_tried_at", "attempts"])
+    ParkedRecord.objects.bulk_create(
+        [
+            ParkedRecord(
+                object_type=object_type,
+                hubspot_id=hubspot_id,
+                reason=reason[:255],
+                payload=record,
+                parked_at=now,
+                last_tried_at=now,
+            )
+            for hubspot_id, (record, reason) in by_id.items()
+            if hubspot_id not in known
+        ]
+    )
+    return list(by_id)
+
+
+def _unparked(object_type: str, hubspot_ids: Iterable[str]) -> None:
+    """Stored at last: no longer parked."""
+    ParkedRecord.objects.filter(object_type=object_type, hubspot_id__in=list(hubspot_ids)).delete()
+
+
+def _missing_contact_reason(contact_ids: list[str]) -> str:
+    if not contact_ids:
+        return "no contact association in HubSpot"
+    return f"contact {', '.join(sorted(contact_ids)[:5])} not found in HubSpot (active or archived)"
 
 
 _DEAL_COMPARED = [
@@ -461,11 +568,17 @@ _DEAL_COMPARED = [
 ]
 
 
-def deals_prefetch(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> Prefetched:
+def _associated_prefetch(
+    ctx: SyncContext, object_type: str, records: list[dict], inline: bool, **extra
+) -> Prefetched:
+    hubspot_contacts = _hubspot_contacts(ctx, object_type, records, inline)
     return Prefetched(
-        hubspot_contacts=_hubspot_contacts(ctx, "deals", _unique(records), inline_associations),
-        stages=ctx.stages,
+        hubspot_contacts=hubspot_contacts, parents=_parents_prefetch(ctx, hubspot_contacts), **extra
     )
+
+
+def deals_prefetch(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> Prefetched:
+    return _associated_prefetch(ctx, "deals", _unique(records), inline_associations, stages=ctx.stages)
 
 
 def deals_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -> BatchResult:
@@ -480,7 +593,12 @@ def deals_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -
         return values
 
     return _contact_records_store(
-        ctx, records, prefetched, model=Deal, compared=_DEAL_COMPARED, values_of=values_of
+        ctx,
+        records,
+        prefetched,
+        model=Deal,
+        compared=_DEAL_COMPARED,
+        values_of=values_of,
     )
 
 
@@ -495,10 +613,21 @@ def _contact_records_store(
 ) -> BatchResult:
     """Upsert deals or tasks by HubSpot id: one read of the stored rows, then one bulk create and
     one bulk update of only the changed fields. Every contact a row moves from or to is reported,
-    so its facts are rebuilt."""
+    so its facts are rebuilt. A record whose contacts cannot be found is parked until they can; one
+    with no contact association at all (a company's deal, a to-do of the owner's) is stored as is."""
     result = BatchResult()
+    object_type = _OBJECT_TYPE_OF[model]
     records = _unique(records)
-    contact_of = _contact_of(prefetched.hubspot_contacts)
+    _parents_store(ctx, prefetched, result)
+    contact_of = _contact_of(prefetched.hubspot_contacts, prefetched.parents)
+    waiting = []
+    for record in records:
+        hubspot_id = str(record["id"])
+        named = prefetched.hubspot_contacts.get(hubspot_id, [])
+        if contact_of.get(hubspot_id) is None and named:
+            waiting.append((record, _missing_contact_reason(named)))
+    result.parked = _park(ctx, object_type, waiting)
+    records = [r for r in records if str(r["id"]) not in set(result.parked)]
     owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
     existing = {
         row.hubspot_id: row
@@ -527,10 +656,13 @@ def _contact_records_store(
     model.objects.bulk_create(to_create)
     if to_update:
         model.objects.bulk_update(to_update, sorted(fields | {"updated_at"}))
+    _unparked(object_type, (str(r["id"]) for r in records))
     result.created, result.updated = len(to_create), len(to_update)
     result.contact_ids.discard(None)
     return result
 
+
+_OBJECT_TYPE_OF = {Deal: "deals", Task: "tasks"}
 
 _CALL_COMPARED = [
     "contact_id",
@@ -552,19 +684,21 @@ def _calls_kept(records: list[dict]) -> list[dict]:
 
 
 def calls_prefetch(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> Prefetched:
-    return Prefetched(
-        hubspot_contacts=_hubspot_contacts(ctx, "calls", _calls_kept(records), inline_associations),
-        dispositions=ctx.dispositions,
+    return _associated_prefetch(
+        ctx, "calls", _calls_kept(records), inline_associations, dispositions=ctx.dispositions
     )
 
 
 def calls_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -> BatchResult:
-    """Upsert HubSpot calls keyed by (source=hubspot, external_id=HubSpot id). A call logged here
-    that comes back from HubSpot (same contact and direction, within SAME_CALL_WINDOW) is that
-    call, not a second one: it is left as logged."""
+    """Upsert HubSpot calls keyed by (source=hubspot, external_id=HubSpot id). A call HubSpot
+    still has QUEUED has not happened: it is kept as a ScheduledCall, which counts for nothing,
+    until HubSpot reports it otherwise. A call logged here that comes back from HubSpot (same
+    contact and direction, within SAME_CALL_WINDOW) is that call, not a second one: it is left as
+    logged (counted as skipped). A call whose contact cannot be found is parked."""
     result = BatchResult()
     records = _calls_kept(records)
-    contact_of = _contact_of(prefetched.hubspot_contacts)
+    _parents_store(ctx, prefetched, result)
+    contact_of = _contact_of(prefetched.hubspot_contacts, prefetched.parents)
     owner_pks = ctx.owner_pks(mapping.owner_id_of(r) for r in records)
     existing = {
         c.external_id: c
@@ -572,27 +706,29 @@ def calls_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -
             source=CallSource.HUBSPOT, external_id__in=[str(r["id"]) for r in records]
         ).only("id", *_CALL_COMPARED)
     }
-    incoming = []
+    incoming, scheduled, waiting = [], [], []
     for record in records:
         hubspot_id = str(record["id"])
         contact_id = contact_of.get(hubspot_id)
         values = mapping.call_fields(record, prefetched.dispositions)
         if contact_id is None or values["started_at"] is None:
-            # CallRecord needs a contact: a call with no known contact cannot count for anyone.
-            result.skipped += 1
-            logger.info(
-                "hubspot.call_skipped", extra={"hubspot_id": hubspot_id, "reason": "no contact or time"}
-            )
+            named = prefetched.hubspot_contacts.get(hubspot_id, [])
+            waiting.append((record, _missing_contact_reason(named) if contact_id is None else "no call time"))
             continue
         values.update(contact_id=contact_id, owner_id=owner_pks.get(mapping.owner_id_of(record)))
-        incoming.append((hubspot_id, values))
+        if mapping.call_is_scheduled(record):
+            scheduled.append((hubspot_id, values))
+        else:
+            incoming.append((hubspot_id, values))
+    result.parked = _park(ctx, "calls", waiting)
+    _scheduled_store(scheduled, existing, result)
     local = _local_calls(incoming, existing)
     to_create, to_update, fields = [], [], set()
     for hubspot_id, values in incoming:
         call = existing.get(hubspot_id)
         if call is None:
             if _logged_here(local, values):
-                result.unchanged += 1
+                result.skipped += 1
                 continue
             to_create.append(CallRecord(source=CallSource.HUBSPOT, external_id=hubspot_id, **values))
             result.contact_ids.add(values["contact_id"])
@@ -608,8 +744,46 @@ def calls_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -
     CallRecord.objects.bulk_create(to_create)
     if to_update:
         CallRecord.objects.bulk_update(to_update, sorted(fields))
-    result.created, result.updated = len(to_create), len(to_update)
+    happened = [hubspot_id for hubspot_id, _ in incoming]
+    ScheduledCall.objects.filter(hubspot_id__in=happened).delete()  # it happened now
+    _unparked("calls", happened + [hubspot_id for hubspot_id, _ in scheduled])
+    result.created += len(to_create)
+    result.updated += len(to_update)
     return result
+
+
+def _scheduled_store(scheduled: list[tuple[str, dict]], existing: dict, result: BatchResult) -> None:
+    """Upsert the calls HubSpot has QUEUED as ScheduledCall rows. One stored as a call before
+    (HubSpot moved it back, or an older sync counted it as unanswered) did not happen: it goes."""
+    if not scheduled:
+        return
+    stale = [existing.pop(hubspot_id) for hubspot_id, _ in scheduled if hubspot_id in existing]
+    if stale:
+        CallRecord.objects.filter(pk__in=[c.pk for c in stale]).delete()
+        result.contact_ids |= {c.contact_id for c in stale}
+    rows = {s.hubspot_id: s for s in ScheduledCall.objects.filter(hubspot_id__in=[i for i, _ in scheduled])}
+    to_create, to_update = [], []
+    for hubspot_id, values in scheduled:
+        wanted = {
+            "contact_id": values["contact_id"],
+            "owner_id": values["owner_id"],
+            "direction": values["direction"],
+            "scheduled_for": values["started_at"],
+            "notes": values["notes"],
+        }
+        row = rows.get(hubspot_id)
+        if row is None:
+            to_create.append(ScheduledCall(hubspot_id=hubspot_id, **wanted))
+        elif _apply(row, wanted):
+            to_update.append(row)
+        else:
+            result.unchanged += 1
+    ScheduledCall.objects.bulk_create(to_create)
+    ScheduledCall.objects.bulk_update(
+        to_update, ["contact_id", "owner_id", "direction", "scheduled_for", "notes"]
+    )
+    result.created += len(to_create)
+    result.updated += len(to_update) + len(stale)
 
 
 def _local_calls(incoming: list[tuple[str, dict]], existing: dict) -> dict[int, list[tuple]]:
@@ -653,7 +827,7 @@ _TASK_COMPARED = [
 
 
 def tasks_prefetch(ctx: SyncContext, records: list[dict], *, inline_associations: bool = False) -> Prefetched:
-    return Prefetched(hubspot_contacts=_hubspot_contacts(ctx, "tasks", _unique(records), inline_associations))
+    return _associated_prefetch(ctx, "tasks", _unique(records), inline_associations)
 
 
 def tasks_store(ctx: SyncContext, records: list[dict], prefetched: Prefetched) -> BatchResult:
