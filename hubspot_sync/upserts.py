@@ -408,7 +408,8 @@ def _introductions_open(ctx: SyncContext, contacts: list[Contact]) -> None:
 
 
 def _merges_apply(records: list[dict], stored: dict[str, Contact]) -> set[int]:
-    """Merged-away contacts point at their survivor and hand it their calls, deals and tasks.
+    """Merged-away contacts point at their survivor and hand it their calls (done and scheduled),
+    deals and tasks.
     Returns the contacts whose facts changed."""
     survivor_of = {m: stored[str(r["id"])].pk for r in records for m in mapping.merged_ids(r)}
     if not survivor_of:
@@ -423,10 +424,9 @@ def _merges_apply(records: list[dict], stored: dict[str, Contact]) -> set[int]:
             continue
         if merged_into_id != survivor:
             Contact.objects.filter(pk=pk).update(merged_into_id=survivor)
-        moved = (
-            CallRecord.objects.filter(contact_id=pk).update(contact_id=survivor)
-            + Deal.objects.filter(contact_id=pk).update(contact_id=survivor)
-            + Task.objects.filter(contact_id=pk).update(contact_id=survivor)
+        moved = sum(
+            model.objects.filter(contact_id=pk).update(contact_id=survivor)
+            for model in (CallRecord, ScheduledCall, Deal, Task)
         )
         if moved or merged_into_id != survivor:
             affected |= {pk, survivor}
