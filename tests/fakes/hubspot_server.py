@@ -4,21 +4,34 @@ A real HTTP server in a thread speaking HubSpot's documented wire format, so the
 (`hubspot_sync.client`) is exercised through settings.HUBSPOT_API_BASE:
 
 - GET  /crm/v3/objects/{type}            list: limit <= 100 (50 with propertiesWithHistory),
-                                         opaque `paging.next.after`, `archived`, `associations`
+                                         `archived`, `associations`; `paging.next.after` is an
+                                         id cursor, as HubSpot's: a page holds the records whose
+                                         id >= after, and next.after = its last id + 1. Records
+                                         archived or created between pages never shift a page.
+                                         Archived records carry `archivedAt`.
 - POST /crm/v3/objects/{type}/search     filterGroups / sorts / after / limit <= 200; archived
                                          records never appear; paging past 10,000 answers 400
 - POST /crm/v3/objects/{type}/batch/read <= 100 inputs (50 with propertiesWithHistory)
 - POST /crm/v4/associations/{from}/{to}/batch/read  <= 1,000 inputs, paged per input
 - GET  /crm/v3/owners, /crm/v3/pipelines/deals, /crm/v3/properties/{type}/{name}
 - rate limits: 100 requests per rolling 10 s (TEN_SECONDLY_ROLLING) and 5 searches a second
-  (SECONDLY), judged on an injectable clock; 429 bodies carry policyName; scripted failures
+  (SECONDLY), judged on an injectable clock; 429 bodies carry policyName; answers other than
+  search carry X-HubSpot-RateLimit-Max / -Remaining / -Interval-Milliseconds. Scripted failures
   (any status, DAILY 429s, Retry-After, slow answers) for the retry paths.
+- fault injection (`fake.faults = Faults(...)`, or `Faults.from_seed`): a 5xx every Nth request,
+  429 bursts longer than a client's retries, answers slower than a client's timeout. Faults are
+  counted on the requests that reach them, so a plan replays the same way for the same requests.
 
-Every request is recorded (`fake.requests`), including rejected ones.
+Every request is recorded (`fake.requests`), including rejected ones. `fake.rate_limited` holds
+only what the fake's own limiter refused (a client that keeps to HubSpot's limits leaves it
+empty); scripted 429s are not in it, and injected faults are recorded in `fake.injected`.
 """
 
+import bisect
 import json
+import random
 import socket
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -129,6 +142,87 @@ class Scripted:
     delay: float = 0.0
 
 
+@dataclass
+class RateLimitBurst:
+    """TEN_SECONDLY_ROLLING 429s for every request from the one after `after_requests` (counted
+    as Faults counts them): `requests` of them, or for `seconds` of the fake's clock from the
+    first one. HubSpot answers so when other apps of the portal spend its budget; a burst longer
+    than a client's retries (4 attempts waiting 10, 20, 30 s: 60 s) outlasts them."""
+
+    after_requests: int
+    requests: int = 0
+    seconds: float = 0.0
+    served: int = 0
+    started_at: float | None = None
+
+    def active(self, count: int, now: float) -> bool:
+        if count <= self.after_requests:
+            return False
+        if self.requests:
+            return self.served < self.requests
+        if self.started_at is None:
+            self.started_at = now
+        return now < self.started_at + self.seconds
+
+
+@dataclass
+class Faults:
+    """Faults injected into otherwise normal answers, for chaos tests.
+
+    Requests are numbered 1, 2, ... as they reach the faults (authorised, not scripted): request
+    n answers `server_error_status` when (n + phase) is a multiple of `server_error_every`, and
+    is answered `slow_seconds` late when (n + phase) is a multiple of `slow_every`. Bursts take
+    precedence and are not counted by the rate limiter (a refused request spends no budget); 5xx
+    and slow answers are (HubSpot saw them)."""
+
+    server_error_every: int = 0
+    server_error_status: int = 502
+    slow_every: int = 0
+    slow_seconds: float = 0.4
+    phase: int = 0
+    bursts: list[RateLimitBurst] = field(default_factory=list)
+    enabled: bool = True
+
+    @classmethod
+    def from_seed(
+        cls,
+        seed: int,
+        *,
+        server_errors: bool = False,
+        slow: bool = False,
+        slow_seconds: float = 0.4,
+    ) -> "Faults":
+        """A plan drawn from the seed: a 5xx every 6th to 9th request, a slow answer every 14th to
+        18th (never two faults in a row often enough to exhaust 4 attempts). Bursts are added
+        with `burst` where a test wants them."""
+        rng = random.Random(seed)
+        return cls(
+            server_error_every=rng.randint(6, 9) if server_errors else 0,
+            server_error_status=rng.choice([500, 502, 503, 504]),
+            slow_every=rng.randint(14, 18) if slow else 0,
+            slow_seconds=slow_seconds,
+            phase=rng.randrange(6),
+        )
+
+    def burst(self, *, after_requests: int, requests: int = 0, seconds: float = 0.0) -> RateLimitBurst:
+        burst = RateLimitBurst(after_requests, requests=requests, seconds=seconds)
+        self.bursts.append(burst)
+        return burst
+
+    def due(self, every: int, count: int) -> bool:
+        """Whether request `count` gets the fault that comes every `every` requests."""
+        return bool(every) and (count + self.phase) % every == 0
+
+
+@dataclass(frozen=True)
+class Injected:
+    """A fault the fake injected: "429", "5xx" or "slow"."""
+
+    kind: str
+    request: Received
+    at: float
+
+
 class Store:
     """Records in memory: {type: {id: record}}, associations both ways, owners."""
 
@@ -175,11 +269,14 @@ class FakeHubSpot:
         self.requests: list[Received] = []
         self.rate_limited: list[Received] = []
         self.scripted: list[Scripted] = []
+        self.faults: Faults | None = None
+        self.injected: list[Injected] = []
+        self.fault_requests = 0  # requests numbered by the faults so far
         self._recent: deque[float] = deque()
         self._recent_search: deque[float] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
 
@@ -283,8 +380,12 @@ class FakeHubSpot:
         if from_id not in backward:
             backward.append(from_id)
 
-    def archive(self, object_type: str, record_id: str) -> None:
-        self.store.objects[object_type][record_id]["archived"] = True
+    def archive(self, object_type: str, record_id: str, *, at: datetime | None = None) -> None:
+        """Archive (delete) a record as HubSpot does: its modified date does not move, so search
+        (which never returns archived records anyway) cannot tell; only archived lists show it."""
+        record = self.store.objects[object_type][record_id]
+        record["archived"] = True
+        record["archivedAt"] = iso(at or datetime.now(UTC))
 
     def merge(self, survivor_id: str, merged_id: str, *, at: datetime) -> None:
         """HubSpot's contact merge: the merged-away id disappears (not archived), the survivor
@@ -338,6 +439,7 @@ class FakeHubSpot:
 
     # --- answering ----------------------------------------------------------------------------------
     def _answer(self, request: Received) -> tuple[int, Any, dict[str, str], float]:
+        delay = 0.0
         with self._lock:
             self.requests.append(request)
             for scripted in self.scripted:
@@ -346,22 +448,52 @@ class FakeHubSpot:
                     return scripted.status, scripted.body, scripted.headers, scripted.delay
             if request.headers.get("authorization") != f"Bearer {self.token}":
                 return 401, _error("Authentication credentials not found.", "INVALID_AUTHENTICATION"), {}, 0.0
+            faults = self.faults if self.faults is not None and self.faults.enabled else None
+            if faults is not None:
+                self.fault_requests += 1
+                now = self.clock()
+                for burst in faults.bursts:
+                    if burst.active(self.fault_requests, now):
+                        burst.served += 1
+                        self.injected.append(Injected("429", request, now))
+                        body = _rate_limit_body("TEN_SECONDLY_ROLLING", "ten_secondly_rolling")
+                        return 429, body, self._rate_headers(request, remaining=0), 0.0
             limited = self._over_limit(request)
             if limited:
                 self.rate_limited.append(request)
-                return 429, limited, {}, 0.0
+                return 429, limited, self._rate_headers(request, remaining=0), 0.0
+            headers = self._rate_headers(request)
+            if faults is not None:
+                if faults.due(faults.server_error_every, self.fault_requests):
+                    self.injected.append(Injected("5xx", request, now))
+                    status = faults.server_error_status
+                    body = {
+                        "status": "error",
+                        "message": f"injected failure {status}",
+                        "correlationId": f"fake-injected-{status}-{self.fault_requests}",
+                        "category": "INTERNAL_ERROR",
+                    }
+                    return status, body, headers, 0.0
+                if faults.due(faults.slow_every, self.fault_requests):
+                    self.injected.append(Injected("slow", request, now))
+                    delay = faults.slow_seconds
         try:
             status, body = self._route(request)
         except _BadRequest as exc:
             status, body = 400, _error(str(exc), "VALIDATION_ERROR")
-        headers = {}
-        if "/search" not in request.path and self.ten_secondly_limit:
-            # Search answers carry no rate-limit headers (documented); the rest do.
-            headers = {
-                "X-HubSpot-RateLimit-Max": str(self.ten_secondly_limit),
-                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
-            }
-        return status, body, headers, 0.0
+        return status, body, headers, delay
+
+    def _rate_headers(self, request: Received, *, remaining: int | None = None) -> dict[str, str]:
+        """HubSpot's rate-limit headers. Search answers carry none (documented)."""
+        if "/search" in request.path or not self.ten_secondly_limit:
+            return {}
+        if remaining is None:
+            remaining = max(self.ten_secondly_limit - len(self._recent), 0)
+        return {
+            "X-HubSpot-RateLimit-Max": str(self.ten_secondly_limit),
+            "X-HubSpot-RateLimit-Remaining": str(remaining),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        }
 
     def _over_limit(self, request: Received) -> dict | None:
         now = self.clock()
@@ -423,6 +555,8 @@ class FakeHubSpot:
             "updatedAt": record["updatedAt"],
             "archived": record["archived"],
         }
+        if record["archived"] and record.get("archivedAt"):
+            result["archivedAt"] = record["archivedAt"]
         if history:
             result["propertiesWithHistory"] = {
                 name: list(record["history"].get(name, [])) for name in history
@@ -440,9 +574,12 @@ class FakeHubSpot:
         history = _csv(query.get("propertiesWithHistory"))
         maximum = 50 if history else 100
         limit = min(int((query.get("limit") or ["10"])[0]), maximum)
-        start = int((query.get("after") or ["0"])[0])
+        after = int((query.get("after") or ["0"])[0])
         archived = (query.get("archived") or ["false"])[0] == "true"
         ids = self.store.ids(object_type, archived)
+        # An id cursor, not an offset: a record archived (or created) while a client pages cannot
+        # shift the records after it onto a page the client has already read.
+        start = bisect.bisect_left(ids, after, key=int)
         page = ids[start : start + limit]
         results = [
             self._present(
@@ -456,8 +593,8 @@ class FakeHubSpot:
         ]
         body: dict[str, Any] = {"results": results}
         if start + limit < len(ids):
-            after = str(start + limit)
-            body["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
+            next_after = str(int(page[-1]) + 1)
+            body["paging"] = {"next": {"after": next_after, "link": f"?after={next_after}"}}
         return body
 
     def _search(self, object_type: str, body: dict) -> dict:
@@ -599,6 +736,13 @@ class FakeHubSpot:
 
 class _BadRequest(Exception):
     pass
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        # A client that timed out, or whose process was killed, hangs up: not the fake's error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _error(message: str, category: str) -> dict:
