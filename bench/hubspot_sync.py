@@ -1,6 +1,8 @@
 """HubSpot sync at the reference size (SPEC S12): a full sync of 200,000 contacts with their calls
 and deals from the local fake HubSpot (rate limits off), rows per second and memory as pages
-come, beside the same sync stored one row at a time (update_or_create per record).
+come, beside the same sync stored one row at a time (update_or_create per record); then a smaller
+full sync against the fake with HubSpot's rate limits on (100 requests per rolling 10 s, 5
+searches a second), in real time, for the requests per second it keeps against that bound.
 
 It syncs into a database of its own (`<bench database>_hubspot`, created and migrated here), never
 into the shared benchmark set, so it runs as a subprocess with its own DATABASE_URL:
@@ -301,6 +303,31 @@ def _run_naive(contacts: int) -> dict:
     return {"rows": rows, "seconds": seconds, "queries": queries.count}
 
 
+def _run_limited(base_url: str, contacts: int) -> dict:
+    """A full sync against the rate-limited fake with the client's default budgets, in real time:
+    how close it keeps to HubSpot's bound of 10 requests a second without running into it."""
+    from django.conf import settings
+
+    from hubspot_sync import services
+    from hubspot_sync.client import HubSpotClient
+
+    _empty()
+    settings.HUBSPOT_API_BASE = base_url
+    client = HubSpotClient()  # the configured budgets (HUBSPOT_REQUESTS_PER_SECOND, default 9)
+    started = time.perf_counter()
+    runs = services.sync_all(full=True, client=client, object_types=["owners", "contacts", "deals", "calls"])
+    seconds = time.perf_counter() - started
+    failed = [r.last_error for r in runs if r.status != "succeeded"]
+    assert not failed, failed
+    return {
+        "rows": sum(r.created for r in runs if r.object_type != "owners"),
+        "seconds": seconds,
+        "requests": client.stats.requests,
+        "rate_limited": client.stats.rate_limited,
+        "budget_per_second": settings.HUBSPOT_REQUESTS_PER_SECOND,
+    }
+
+
 def _print(report: dict) -> None:
     ours, naive = report["ours"], report["naive"]
     ours_rate, naive_rate = ours["rows"] / ours["seconds"], naive["rows"] / naive["seconds"]
@@ -320,18 +347,31 @@ def _print(report: dict) -> None:
         f"  resident memory as contact pages came (contacts stored: RSS): {samples}; "
         f"after all: {ours['rss_after_mb']:.0f} MB."
     )
+    limited = report.get("limited")
+    if limited:
+        print(
+            f"  with HubSpot's rate limits on (100 requests per 10 s), {report['limited_contacts']:,} "
+            f"contacts: {limited['rows']:,} rows in {limited['seconds']:.1f} s = "
+            f"{limited['rows'] / limited['seconds']:,.0f} rows/s; {limited['requests']:,} requests = "
+            f"{limited['requests'] / limited['seconds']:.2f} a second against the bound of 10.00 "
+            f"(budget {limited['budget_per_second']:g}); 429s received: {limited['rate_limited']}, "
+            f"refused by the fake's limiter: {limited['refused']}."
+        )
 
 
-def _serve_fake(contacts: int, ready, stop) -> None:
+def _serve_fake(contacts: int, ready, stop, limited: bool = False) -> None:
     """The fake in a process of its own: HubSpot's work (building and encoding pages) must not
-    compete with the sync for this process's interpreter lock, nor count in its memory."""
+    compete with the sync for this process's interpreter lock, nor count in its memory. `limited`:
+    with HubSpot's rate limits (100 requests per rolling 10 s, 5 searches a second)."""
     sys.path.insert(0, str(ROOT))
     from tests.fakes.hubspot_server import FakeHubSpot
 
-    with FakeHubSpot(token="bench", store=generated_store(contacts), ten_secondly_limit=None,
-                     search_per_second=None) as fake:  # fmt: skip
+    limits = {"ten_secondly_limit": 100, "search_per_second": 5} if limited else {
+        "ten_secondly_limit": None, "search_per_second": None}  # fmt: skip
+    with FakeHubSpot(token="bench", store=generated_store(contacts), **limits) as fake:
         ready.put(fake.base_url)
         stop.wait()
+        ready.put(len(fake.rate_limited))  # how often the sync ran into the fake's own limit
 
 
 def main() -> None:
@@ -340,6 +380,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=200_000)
     parser.add_argument("--naive-contacts", type=int, default=10_000)
+    parser.add_argument(
+        "--limited-contacts", type=int, default=2_500, help="contacts of the rate-limited run (0: skip it)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON line")
     args = parser.parse_args()
     spawn = multiprocessing.get_context("spawn")  # before Django and its connections exist here
@@ -362,6 +405,19 @@ def main() -> None:
         stop.set()
         server.join(timeout=10)
     report = {"contacts": args.contacts, "ours": ours, "naive": naive}
+    if args.limited_contacts:
+        ready, stop = spawn.Queue(), spawn.Event()
+        server = spawn.Process(
+            target=_serve_fake, args=(args.limited_contacts, ready, stop, True), daemon=True
+        )
+        server.start()
+        try:
+            report["limited"] = _run_limited(ready.get(timeout=60), args.limited_contacts)
+        finally:
+            stop.set()
+            report["limited"]["refused"] = ready.get(timeout=10) if "limited" in report else None
+            server.join(timeout=10)
+        report["limited_contacts"] = args.limited_contacts
     if args.json:
         print(json.dumps(report))
     else:
