@@ -1,4 +1,4 @@
-"""Admin for calls (two million rows), interventions and queue state.
+"""Admin for calls (two million rows), calls scheduled in HubSpot, interventions and queue state.
 
 Calls are added through `calls.services.call_log` and never edited, so the contact's call facts
 always agree with the call records (see calls.models).
@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
 
-from calls.models import CallRecord, Intervention, QueueState
+from calls.models import CallRecord, Intervention, QueueState, ScheduledCall
 from calls.services import call_log, contact_facts_rebuild
 from leads.admin import ContactSearchMixin, LargeTableAdmin
 
@@ -108,3 +108,20 @@ class QueueStateAdmin(ContactSearchMixin, LargeTableAdmin):
     list_select_related = ("contact",)
     autocomplete_fields = ("contact",)
     readonly_fields = ("updated_at",)
+
+
+@admin.register(ScheduledCall)
+class ScheduledCallAdmin(ContactSearchMixin, LargeTableAdmin):
+    """Calls HubSpot has QUEUED: read-only here, the sync keeps them (and turns each into a call
+    record once HubSpot reports it happened)."""
+
+    list_display = ("scheduled_for", "contact", "owner", "direction", "hubspot_id")
+    list_filter = ("direction", "owner")
+    list_select_related = ("contact", "owner")
+    date_hierarchy = "scheduled_for"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -374,7 +374,7 @@ def test_contacts_new_to_an_incremental_run_bring_their_owner_history(fake_hubsp
 
 
 # --- 8. QUEUED calls have not happened ------------------------------------------------------------
-def test_a_queued_call_counts_for_nothing_until_it_happens(fake_hubspot, hubspot):
+def test_a_queued_call_counts_for_nothing_until_it_happens(fake_hubspot, hubspot, admin_client_ops):
     # given a synced portal and a call HubSpot has QUEUED for Cy (103, one call so far)
     portal(fake_hubspot, T0)
     _sync(hubspot, full=True)
@@ -393,6 +393,7 @@ def test_a_queued_call_counts_for_nothing_until_it_happens(fake_hubspot, hubspot
     assert not CallRecord.objects.filter(external_id="860").exists()
     planned = ScheduledCall.objects.get(hubspot_id="860")
     assert planned.contact == cy
+    assert "860" in admin_client_ops.get("/admin/calls/scheduledcall/").content.decode()
 
     # when the call happens
     _call(fake_hubspot, "860", "103", modified=SECOND_RUN + timedelta(minutes=1))
