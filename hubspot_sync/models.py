@@ -125,6 +125,17 @@ class SyncRun(models.Model):
             ),
         ]
 
+    # What each stored page adds to; the admin lists them in this order.
+    RECORD_COUNTS = (
+        "created",
+        "updated",
+        "unchanged",
+        "skipped",
+        "parked",
+        "parents_fetched",
+        "owner_changes",
+    )
+
     def __str__(self) -> str:
         return f"{self.get_mode_display()} {self.get_object_type_display()} {self.started_at:%Y-%m-%d %H:%M}"
 

@@ -307,27 +307,12 @@ def _page_store(
     state.beat_at = time.monotonic()
     state.parked_ids |= set(result.parked)
     run.pages += 1
-    run.created += result.created
-    run.updated += result.updated
-    run.unchanged += result.unchanged
-    run.skipped += result.skipped
-    run.parents_fetched += result.parents_fetched
-    run.owner_changes += result.owner_changes
+    for name in SyncRun.RECORD_COUNTS:
+        if name != "parked":  # a record parked on several pages of a run counts once
+            setattr(run, name, getattr(run, name) + getattr(result, name))
     run.parked = len(state.parked_ids)
     run.heartbeat_at = now
-    run.save(
-        update_fields=[
-            "pages",
-            "created",
-            "updated",
-            "unchanged",
-            "skipped",
-            "parked",
-            "parents_fetched",
-            "owner_changes",
-            "heartbeat_at",
-        ]
-    )
+    run.save(update_fields=["pages", *SyncRun.RECORD_COUNTS, "heartbeat_at"])
     if state.progress:
         state.progress(len(records), total)
     return result
