@@ -7,10 +7,10 @@ in the PriorityFactor table.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Expression, Q
 
 from crm import timeutils
 from leads.models import OWNER_RECENTLY_CHANGED_DAYS, PatternStatus, Zone
@@ -18,7 +18,28 @@ from leads.models import OWNER_RECENTLY_CHANGED_DAYS, PatternStatus, Zone
 
 @dataclass(frozen=True)
 class FactorContext:
+    """The moment conditions are evaluated for. A condition reads time only through `moment`,
+    never `now` itself: scoring.priority compiles the conditions once with every moment left as a
+    parameter (a context whose `now` is None), bound to a new now at each run."""
+
     now: datetime
+
+    def moment(self, of_now: Callable[..., date], *args) -> date | Expression:
+        """`of_now(now, *args)`: a module-level function and hashable arguments, so two
+        conditions that compare with the same moment are equal (scoring caches by them)."""
+        return of_now(self.now, *args)
+
+
+def _before(now: datetime, ago: timedelta) -> datetime:
+    return now - ago
+
+
+def _days_ago_boundary(now: datetime, days: int) -> datetime:
+    return timeutils.days_ago_boundary(days, at=now)
+
+
+def _business_day(now: datetime, ahead: timedelta) -> date:
+    return timeutils.business_today(at=now) + ahead
 
 
 def _num(threshold: Decimal | None, default: float) -> float:
@@ -30,7 +51,7 @@ def _zone(zone: str) -> Callable[[FactorContext, Decimal | None], Q]:
 
 
 def _no_contact_at_least(ctx: FactorContext, threshold: Decimal | None) -> Q:
-    return Q(last_call_at__lt=timeutils.days_ago_boundary(int(_num(threshold, 14)), at=ctx.now))
+    return Q(last_call_at__lt=ctx.moment(_days_ago_boundary, int(_num(threshold, 14))))
 
 
 def _risk_at_least(ctx: FactorContext, threshold: Decimal | None) -> Q:
@@ -38,20 +59,26 @@ def _risk_at_least(ctx: FactorContext, threshold: Decimal | None) -> Q:
 
 
 def _owner_changed_within(ctx: FactorContext, threshold: Decimal | None) -> Q:
-    return Q(owner_changed_at__gte=ctx.now - timedelta(days=_num(threshold, OWNER_RECENTLY_CHANGED_DAYS)))
+    return Q(
+        owner_changed_at__gte=ctx.moment(
+            _before, timedelta(days=_num(threshold, OWNER_RECENTLY_CHANGED_DAYS))
+        )
+    )
 
 
 def _package_ending_within(ctx: FactorContext, threshold: Decimal | None) -> Q:
-    today = timeutils.business_today(at=ctx.now)
-    return Q(package_end_date__gte=today, package_end_date__lte=today + timedelta(days=_num(threshold, 14)))
+    return Q(
+        package_end_date__gte=ctx.moment(_business_day, timedelta(0)),
+        package_end_date__lte=ctx.moment(_business_day, timedelta(days=_num(threshold, 14))),
+    )
 
 
 def _overdue_task(ctx: FactorContext, threshold: Decimal | None) -> Q:
-    return Q(next_task_due_at__lt=ctx.now)
+    return Q(next_task_due_at__lt=ctx.moment(_before, timedelta(0)))
 
 
 def _new_lead_never_called(ctx: FactorContext, threshold: Decimal | None) -> Q:
-    since = ctx.now - timedelta(hours=_num(threshold, 24))
+    since = ctx.moment(_before, timedelta(hours=_num(threshold, 24)))
     return Q(call_count=0) & (
         Q(hs_created_at__gte=since) | Q(hs_created_at__isnull=True, created_at__gte=since)
     )
@@ -59,7 +86,7 @@ def _new_lead_never_called(ctx: FactorContext, threshold: Decimal | None) -> Q:
 
 def _follow_up_due(ctx: FactorContext, threshold: Decimal | None) -> Q:
     # A snooze that has run out: a retry after a missed call, or the callback time the lead asked for.
-    return Q(queue_state__snoozed_until__lte=ctx.now)
+    return Q(queue_state__snoozed_until__lte=ctx.moment(_before, timedelta(0)))
 
 
 def _never_called(ctx: FactorContext, threshold: Decimal | None) -> Q:

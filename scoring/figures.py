@@ -18,11 +18,13 @@ to say so.
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.db import connection
 from django.db.models import Count, Min, Q
 
 from crm import timeutils
+from crm.statements import IdsIn, Statement
 from leads.models import Contact, Owner
 from scoring.follow_up import FOLLOW_UP_LEADS, FollowUpRules, Priority
 from scoring.models import FollowUpFigures
@@ -72,10 +74,17 @@ def follow_up_figures_forget(owner_ids: Iterable[int | None]) -> None:
 def follow_up_figures_forget_for_contacts(contact_ids: list[int]) -> None:
     """follow_up_figures_forget for the current owners of these contacts."""
     if contact_ids:
-        contacts = Contact.objects.filter(pk__in=contact_ids).values_list("owner_id", flat=True)
-        sql, params = contacts.query.sql_with_params()
-        owner_keys = f"SELECT DISTINCT COALESCE(owner_id, {UNOWNED_KEY}) AS owner_key FROM ({sql}) AS owners"
-        _forget(owner_keys, params)
+        owners = _owners_of_ids(connection.vendor)
+        owner_keys = (
+            f"SELECT DISTINCT COALESCE(owner_id, {UNOWNED_KEY}) AS owner_key FROM ({owners.sql}) AS owners"
+        )
+        _forget(owner_keys, owners.bind(ids=contact_ids))
+
+
+@cache
+def _owners_of_ids(vendor: str) -> Statement:
+    # Compiled once per process: every re-score of a sync page runs it.
+    return Statement.compile(Contact.objects.filter(IdsIn("pk")).values_list("owner_id", flat=True))
 
 
 def _forget(keys_sql: str, params) -> None:

@@ -9,12 +9,16 @@ the stored keys: what the setter reads is what ranked the entry.
 Priority 1-10 is the raw score rounded and clamped; the 0-100 score keeps the finer order.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import cache
 
-from django.db.models import Case, CharField, Func, IntegerField, Q, Value, When
+from django.db import connection
+from django.db.models import Case, CharField, DateField, DateTimeField, Func, IntegerField, Q, Value, When
 
 from crm import timeutils
+from crm.statements import Slot, Statement
 from leads.models import FOLLOW_UP_STAGES, Contact
 from scoring.factors import CONDITIONS, SUPERSEDES, FactorContext
 from scoring.models import PriorityFactor
@@ -45,18 +49,61 @@ def factors_enabled() -> list[PriorityFactor]:
 
 def factors_active(*, now: datetime | None = None) -> list[Factor]:
     """The enabled factors with their conditions evaluated for `now` (one query)."""
-    ctx = FactorContext(now=now or timeutils.now())
-    rows = factors_enabled()
-    conditions = {row.key: CONDITIONS[row.key](ctx, row.threshold) for row in rows}
+    return _factors(FactorContext(now=now or timeutils.now()))
+
+
+def factors_timeless() -> tuple[Factor, ...]:
+    """The enabled factors with every moment their conditions compare with (now, 24 hours ago,
+    the start of the day 14 days back...) left as a parameter, bound to `now` when a compiled
+    statement runs (one query). Two calls give equal factors until a factor row changes (or
+    the zones where interventions work), so they key a cache of compiled statements: read them
+    on every run, so a weight changed in the admin counts from the next one."""
+    return tuple(_factors(_MomentContext()))
+
+
+def _factors(ctx: FactorContext) -> list[Factor]:
+    rows = [row for row in _enabled_weights(connection.vendor).rows() if row[0] in CONDITIONS]
+    conditions = {key: CONDITIONS[key](ctx, threshold) for key, _, threshold in rows}
     factors = []
-    for row in rows:
-        condition = conditions[row.key]
+    for key, weight, _ in rows:
+        condition = conditions[key]
         # The weaker of a pair (7 days vs 14 days, risk 60 vs 75) counts only without the stronger.
         for strong, weak in SUPERSEDES.items():
-            if row.key == weak and strong in conditions:
+            if key == weak and strong in conditions:
                 condition &= ~conditions[strong]
-        factors.append(Factor(row.key, float(row.weight), condition))
+        factors.append(Factor(key, float(weight), condition))
     return factors
+
+
+@cache
+def _enabled_weights(vendor: str) -> Statement:
+    # factors_enabled without building model instances, compiled once: every re-score reads it.
+    return Statement.compile(
+        PriorityFactor.objects.filter(is_enabled=True).values_list("key", "weight", "threshold")
+    )
+
+
+class _MomentContext(FactorContext):
+    # `now` is None: a condition that read it instead of asking for a moment fails loudly here,
+    # rather than baking one moment into a statement that is cached and run for hours.
+    def __init__(self) -> None:
+        super().__init__(now=None)
+
+    def moment(self, of_now: Callable[..., date], *args) -> "_Moment":
+        # Evaluated once only to learn whether the moment is a date or a datetime.
+        sample = of_now(timeutils.now(), *args)
+        return _Moment(of_now, args, DateTimeField() if isinstance(sample, datetime) else DateField())
+
+
+class _Moment(Slot):
+    """A moment derived from `now` when the statement runs (`now` in its values)."""
+
+    def __init__(self, of_now: Callable[..., date], args: tuple, output_field) -> None:
+        super().__init__(output_field=output_field)
+        self.of_now, self.args = of_now, args
+
+    def bind(self, values, connection) -> object:
+        return self.output_field.get_db_prep_value(self.of_now(values["now"], *self.args), connection)
 
 
 def priority_from_raw(raw: float) -> int:

@@ -185,3 +185,41 @@ def test_refresh_for_a_given_moment_counts_days_from_that_moment():
     assert stored(contact) == 45
     queue_scores_refresh(now=now + timedelta(days=5))
     assert stored(contact) == live(contact, now=now + timedelta(days=5)) == 50
+
+
+def test_a_weight_threshold_or_switch_changed_in_the_database_counts_at_the_next_refresh():
+    # The refresh compiles its statement once and keeps it: the factor rows are its key.
+    now = timezone.now()
+    red = ContactFactory(health_zone=Zone.RED, last_call_at=now - timedelta(days=11), call_count=1)
+    assert stored(red) == 30 + 30 + 15  # base, RED, 7 days no contact
+    PriorityFactor.objects.filter(key="zone_red").update(weight=Decimal("5"))
+    assert queue_scores_refresh([red.pk]) == 1
+    assert stored(red) == live(red) == 30 + 50 + 15
+    PriorityFactor.objects.filter(key="no_contact_14_days").update(threshold=Decimal("10"))
+    assert queue_scores_refresh([red.pk]) == 1
+    assert stored(red) == live(red) == 30 + 50 + 20  # 10 days now supersedes 7
+    PriorityFactor.objects.filter(key="base").update(is_enabled=False)
+    assert queue_scores_refresh([red.pk]) == 1
+    assert stored(red) == live(red) == 50 + 20
+    assert stored_factors(red) == ["zone_red", "no_contact_14_days"]
+
+
+def test_each_refresh_scores_for_its_own_moment():
+    # The moments the factors compare with are bound at each run, never kept from the first.
+    now = timezone.now()
+    lead = ContactFactory(hs_created_at=now - timedelta(hours=23))
+    assert queue_scores_refresh([lead.pk], now=now + timedelta(hours=2)) == 1
+    assert stored(lead) == 45  # no longer a new lead
+    assert queue_scores_refresh([lead.pk], now=now) == 1
+    assert stored(lead) == 90  # a new lead again, as of `now`
+    assert queue_scores_refresh(now=now + timedelta(hours=2)) == 1
+    assert stored(lead) == 45
+
+
+def test_refresh_query_count_does_not_grow_with_contacts(django_assert_num_queries):
+    small, large = ContactFactory.create_batch(3), ContactFactory.create_batch(30)
+    Contact.objects.update(health_zone=Zone.RED)
+    for batch in (small, large):
+        # the factor rows; savepoint, one UPDATE, the owners' figures, release
+        with django_assert_num_queries(5):
+            assert queue_scores_refresh([c.pk for c in batch]) == len(batch)
