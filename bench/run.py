@@ -145,7 +145,8 @@ def ensure_reference_data() -> None:
     call_command("collectstatic", interactive=False, verbosity=0)  # production static storage, as deployed
     if Contact.objects.count() < REFERENCE_CONTACTS:
         print("Building the reference data set (once; reused by later runs)...", flush=True)
-        call_command("seed_demo", scale="reference", seed=1, flush=True)
+        # The benchmark database is never production (DEBUG is off here for realistic timings).
+        call_command("seed_demo", scale="reference", seed=1, flush=True, i_know_this_is_not_production=True)
     if Contact.objects.filter(QUEUE_WORKABLE, queue_score__isnull=True).exists():
         print("Scoring the call queue (once, for a data set built before queue scores)...", flush=True)
         queue_scores_refresh()

@@ -17,6 +17,8 @@ def leads_needing_action(request: HttpRequest) -> JsonResponse:
     form = QueueApiForm(request.GET, user=request.user)
     if not form.is_valid():
         fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+        if form.owner_not_visible() and len(fields) == 1:  # well formed: not found, not malformed
+            return json_error("No such owner.", status=404, fields=fields)
         return json_error("Invalid parameters.", status=400, fields=fields)
     queue = selectors.call_queue(user=request.user, filters=form.filters())
     drafts = selectors.drafts_for_entries(queue.entries, use_ai=form.cleaned_data["generate_ai_messages"])

@@ -6,6 +6,7 @@ from calls.interventions import SMART_ACTIONS_DEFAULT, SMART_ACTIONS_MAX
 from calls.models import CallOutcome, CallStatus, Channel, InterventionOutcome
 from calls.selectors import QueueFilters
 from crm import roles, timeutils
+from crm.query_params import QueryParam
 from leads.models import Owner
 from leads.selectors import User, owner_for_user
 
@@ -130,32 +131,56 @@ def _strict_bool(value: str) -> bool:
     return value in ("true", "1")
 
 
-class QueueApiForm(QueueFilterForm):
-    """The queue's JSON API parameters (SPEC S2 names), validated like the page's."""
+_BOOL = {"type": "string", "enum": ["true", "false", "1", "0"]}
+OWNER_NOT_VISIBLE = "not_visible"
 
-    days = None
-    all_zones = None
-    days_threshold = forms.IntegerField(required=False, min_value=0, max_value=365)
-    include_all_zones = forms.TypedChoiceField(
-        required=False,
-        choices=[(v, v) for v in ("true", "false", "1", "0")],
+# The queue API's parameters (SPEC S2 names): /api/schema/ publishes these schemas and
+# QueueApiForm enforces exactly them, so the two cannot disagree.
+QUEUE_API_PARAMS = [
+    QueryParam(
+        "owner",
+        {"type": "string", "pattern": f"^({ALL_OWNERS}|[1-9][0-9]{{0,17}})$"},
+        "Owner id, or 'all' (the default): every lead you may see. A setter sees only their own "
+        "leads; an owner id you may not see answers 404.",
+    ),
+    QueryParam("days_threshold", {"type": "integer", "minimum": 0, "maximum": 365, "default": 3}),
+    QueryParam("include_all_zones", {**_BOOL, "default": "false"}, coerce=_strict_bool),
+    QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+    QueryParam(
+        "generate_ai_messages",
+        {**_BOOL, "default": "true"},
+        "AI drafts within the time budget; else (or without a key) templates.",
         coerce=_strict_bool,
-        empty_value=False,
-    )
-    generate_ai_messages = forms.TypedChoiceField(
-        required=False,
-        choices=[(v, v) for v in ("true", "false", "1", "0")],
-        coerce=_strict_bool,
-        empty_value=True,
-    )
+    ),
+]
+
+
+class QueueApiForm(QueueFilterForm):
+    """The queue's JSON API parameters, checked against QUEUE_API_PARAMS' schemas; the owners a
+    user may ask for come from QueueFilterForm, like the page's."""
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, user=user, **kwargs)
+        self.fields = {param.name: param.form_field() for param in QUEUE_API_PARAMS}
+
+    def clean_owner(self) -> Owner | None:
+        value = self.cleaned_data["owner"]
+        if value is None or value == ALL_OWNERS:
+            return self.default_owner
+        if value not in self._owners:  # well formed, but not an owner this user may see
+            raise forms.ValidationError("No such owner among those you may see.", code=OWNER_NOT_VISIBLE)
+        return self._owners[value]
+
+    def owner_not_visible(self) -> bool:
+        return self.has_error("owner", code=OWNER_NOT_VISIBLE)
 
     def filters(self) -> QueueFilters:
         data = self.cleaned_data
         return QueueFilters(
             owner=data["owner"],
-            days_threshold=3 if data["days_threshold"] is None else data["days_threshold"],
+            days_threshold=data["days_threshold"],
             include_all_zones=data["include_all_zones"],
-            limit=data["limit"] or 50,
+            limit=data["limit"],
         )
 
 

@@ -94,10 +94,11 @@ class SuccessRate:
 
     @property
     def sentence(self) -> str:
-        """ "WELLNESS_CHECK works 65% of the time for YELLOW clients (13 of 20)"."""
+        """ "Wellness check works 65% of the time for YELLOW clients (13 of 20)": the type's label,
+        never its code."""
         where = f" for {self.zone} clients" if self.zone else ""
         counts = f"({self.successes} of {self.outcomes})"
-        return f"{self.intervention_type} works {self.percent}% of the time{where} {counts}"
+        return f"{self.type_label} works {self.percent}% of the time{where} {counts}"
 
 
 def _outcome_groups() -> QuerySet:

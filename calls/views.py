@@ -18,6 +18,7 @@ from calls.forms import (
 from crm import roles
 from crm.ai import ai_available
 from crm.http import HtmxHttpRequest
+from crm.idempotency import idempotent, key_unused
 from leads.selectors import contacts_visible_to, owner_for_user
 
 TEMPLATE = "calls/queue.html"
@@ -44,6 +45,7 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
+@idempotent
 def mark_called(request: HtmxHttpRequest, contact_id: int) -> HttpResponse:
     contact = get_object_or_404(contacts_visible_to(request.user), pk=contact_id)
     form = MarkCalledForm(request.POST)
@@ -54,6 +56,7 @@ def mark_called(request: HtmxHttpRequest, contact_id: int) -> HttpResponse:
 
 
 @require_POST
+@idempotent
 def snooze(request: HtmxHttpRequest, contact_id: int) -> HttpResponse:
     contact = get_object_or_404(contacts_visible_to(request.user), pk=contact_id)
     form = SnoozeForm(request.POST)
@@ -91,7 +94,8 @@ def _done(request: HtmxHttpRequest) -> HttpResponse:
 def _invalid(request: HtmxHttpRequest, form, contact, template: str) -> HttpResponse:
     # htmx does not swap 4xx answers, so an invalid form comes back re-rendered with 200.
     status = 200 if request.htmx else 400
-    return render(request, template, {"action_form": form, "contact": contact}, status=status)
+    response = render(request, template, {"action_form": form, "contact": contact}, status=status)
+    return key_unused(response)  # the corrected form posts again, with the key from the list
 
 
 # --- Interventions (SPEC S4, S7): generated on the dashboard, closed in place -------------------
@@ -104,6 +108,7 @@ INTERVENTION_CLOSED = "intervention-closed"
 
 
 @require_POST
+@idempotent
 def interventions_generate(request: HtmxHttpRequest) -> HttpResponse:
     """Managers' "Generate smart actions": 204 and an event, so the list and rates refresh."""
     if not roles.is_manager(request.user):
@@ -119,6 +124,7 @@ def interventions_generate(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_POST
+@idempotent
 def intervention_outcome(request: HtmxHttpRequest, intervention_id: int) -> HttpResponse:
     """Record how an intervention went; answers with its row, closed, for htmx to swap in."""
     item = get_object_or_404(

@@ -2,6 +2,8 @@
 sources (upload a JSON/CSV file or register a path), every staged row with what became of it,
 the runs with their audit, "run now" / "dry run" buttons, and who holds the run lock."""
 
+import json
+import re
 from pathlib import Path
 
 from django import forms
@@ -9,8 +11,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.defaultfilters import pluralize
+from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from campaigns.config import ConfigFileError, config_from_json, config_to_json
@@ -19,16 +23,20 @@ from campaigns.models import (
     ReplenishmentLease,
     ReplenishmentRun,
     ReplenishmentSource,
+    RunStatus,
     RunTrigger,
     SourceLead,
+    SourceLeadStatus,
 )
 from campaigns.replenishment import replenishment_run
-from campaigns.services import source_add_path, source_upload
-from campaigns.sources import ParsedFile, SourceFileError, parse_source
+from campaigns.services import StagedFile, source_add_path, source_upload
+from campaigns.sources import KNOWN_KEYS, SourceFileError, read_source, size_problem
 from leads.admin import LargeTableAdmin, ReadOnlyAdmin
 
 # Bad rows listed in the upload message; the rest are in the staged rows' changelist.
 BAD_ROWS_SHOWN = 10
+# Example lead files linked from the upload form (static/campaigns/; tests import them).
+EXAMPLE_FILES = {"csv": "campaigns/example-leads.csv", "json": "campaigns/example-leads.json"}
 
 
 # --- Configuration ------------------------------------------------------------------------
@@ -137,7 +145,19 @@ class SourceForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["name"].required = False
-        self.parsed: ParsedFile | None = None
+        if "upload" in self.fields:
+            # Built here, not at import: static() needs the configured storage.
+            self.fields["upload"].help_text = format_html(
+                "A .json or .csv file of leads (UTF-8), one lead a row: a name (<code>name</code>, or "
+                "<code>first_name</code> and <code>last_name</code>), an <code>email</code> and/or a "
+                "<code>phone</code> (any format), and a <code>tier</code> (A+, A, B) or a "
+                "<code>score</code> (0-100); optional <code>city</code> and <code>source</code>. "
+                "JSON: a list of objects, or an object with a <code>leads</code> list. Bad rows are "
+                "reported with their line and kept aside. Download an example: "
+                '<a href="{}" download>CSV</a>, <a href="{}" download>JSON</a>.',
+                static(EXAMPLE_FILES["csv"]),
+                static(EXAMPLE_FILES["json"]),
+            )
         self.data_bytes: bytes | None = None
 
     def clean(self):
@@ -149,8 +169,13 @@ class SourceForm(forms.ModelForm):
             raise ValidationError("Upload a file or give a path (one of the two).")
         field, file_name = ("upload", upload.name) if upload else ("path", file_path)
         try:
+            size = upload.size if upload else Path(file_path).stat().st_size
+            problem = size_problem(file_name=file_name, size=size)
+            if problem:  # before reading it: a file over the limit is refused, not a worker timeout
+                raise SourceFileError(problem)
             self.data_bytes = upload.read() if upload else Path(file_path).read_bytes()
-            self.parsed = parse_source(file_name=file_name, data=self.data_bytes)
+            for _ in read_source(file_name=file_name, data=self.data_bytes):
+                pass  # an unusable file is refused here, with its message on the form
         except OSError as error:
             self.add_error("path", f"Cannot read {file_path}: {error.strerror or error}")
         except SourceFileError as error:
@@ -231,10 +256,13 @@ class ReplenishmentSourceAdmin(admin.ModelAdmin):
         obj.refresh_from_db()
         self._report(request, parsed)
 
-    def _report(self, request: HttpRequest, parsed: ParsedFile) -> None:
-        good, bad = len(parsed.rows), len(parsed.errors)
+    def _report(self, request: HttpRequest, parsed: StagedFile) -> None:
+        good, bad = parsed.row_count, len(parsed.errors)
+        # A file with no usable row is saved, but nothing will come of it: not a success.
         self.message_user(
-            request, f"{good} lead row{pluralize(good)} staged for replenishment.", messages.SUCCESS
+            request,
+            f"{good} lead row{pluralize(good)} staged for replenishment.",
+            messages.SUCCESS if good else messages.WARNING,
         )
         if bad:
             shown = "; ".join(f"line {row.line}: {row.reason}" for row in parsed.errors[:BAD_ROWS_SHOWN])
@@ -255,10 +283,10 @@ class SourceLeadAdmin(ReadOnlyAdmin):
         "source",
         "line",
         "name",
-        "email",
-        "phone",
-        "tier",
-        "score",
+        "email_shown",
+        "phone_shown",
+        "tier_shown",
+        "score_shown",
         "status",
         "detail",
         "contact",
@@ -269,9 +297,63 @@ class SourceLeadAdmin(ReadOnlyAdmin):
     search_fields = ("^email_key", "phone_key", "^first_name", "^last_name")
     ordering = ("source", "line")
 
-    @admin.display(description="Name")
+    def get_fields(self, request: HttpRequest, obj: SourceLead | None = None):
+        # A bad row has no parsed values: show the row as read instead of a column of dashes.
+        if obj is not None and obj.status == SourceLeadStatus.INVALID:
+            return ("source", "line", "status", "detail", "row_as_read", "staged_at")
+        return [name for name in super().get_fields(request, obj) if name != "row_as_read"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SourceLead | None = None):
+        return ("row_as_read",)
+
+    @admin.display(description="Name", ordering="first_name")
     def name(self, row: SourceLead) -> str:
+        if row.status == SourceLeadStatus.INVALID:
+            values = _raw_values(row)
+            named = values.get("name") or f"{values.get('first_name', '')} {values.get('last_name', '')}"
+            # Not an object of lead fields (or cut when staged): the row itself, shortened.
+            return named.strip() or ("" if values else Truncator(row.raw).chars(120))
         return row.full_name
+
+    @admin.display(description="Email", ordering="email")
+    def email_shown(self, row: SourceLead) -> str:
+        return _raw_values(row).get("email", "") if row.status == SourceLeadStatus.INVALID else row.email
+
+    @admin.display(description="Phone", ordering="phone")
+    def phone_shown(self, row: SourceLead) -> str:
+        return _raw_values(row).get("phone", "") if row.status == SourceLeadStatus.INVALID else row.phone
+
+    @admin.display(description="Tier", ordering="tier")
+    def tier_shown(self, row: SourceLead) -> str:
+        return _raw_values(row).get("tier", "") if row.status == SourceLeadStatus.INVALID else row.tier
+
+    @admin.display(description="Score", ordering="score")
+    def score_shown(self, row: SourceLead):
+        return _raw_values(row).get("score", "") if row.status == SourceLeadStatus.INVALID else row.score
+
+    @admin.display(description="Row as read")
+    def row_as_read(self, row: SourceLead):
+        try:
+            text = json.dumps(json.loads(row.raw), indent=2, ensure_ascii=False)
+        except ValueError:  # cut at 500 characters when staged, or not JSON at all
+            text = row.raw
+        return format_html("<pre>{}</pre>", text)
+
+
+def _raw_values(row: SourceLead) -> dict[str, str]:
+    """A bad row's values as read, by the column they would have filled (the parser's aliases)."""
+    try:
+        item = json.loads(row.raw)
+    except ValueError:
+        return {}
+    if not isinstance(item, dict):
+        return {}
+    values: dict[str, str] = {}
+    for key, value in item.items():
+        canonical = KNOWN_KEYS.get(re.sub(r"[\s\-]+", "_", str(key).strip().lower()))
+        if canonical and value not in (None, "") and canonical not in values:
+            values[canonical] = str(value)
+    return values
 
 
 # --- Runs ---------------------------------------------------------------------------------
@@ -326,7 +408,7 @@ class ReplenishmentRunAdmin(ReadOnlyAdmin):
         dry_run = request.POST.get("dry_run") == "1"
         outcome = replenishment_run(trigger=RunTrigger.ADMIN, triggered_by=request.user, dry_run=dry_run)
         lines = format_html_join("", "<br>{}", ((line,) for line in outcome.lines))
-        level = messages.WARNING if outcome.status == "locked" else messages.SUCCESS
+        level = messages.WARNING if outcome.status == RunStatus.SKIPPED else messages.SUCCESS
         self.message_user(request, format_html("{}{}", "Dry run:" if dry_run else "Run:", lines), level)
         return HttpResponseRedirect(reverse("admin:campaigns_replenishmentrun_changelist"))
 

@@ -279,6 +279,7 @@ class RunStatus(models.TextChoices):
     NOT_NEEDED = "not_needed", "Not needed"
     BLOCKED = "blocked", "Blocked"
     NOTHING_NEW = "nothing_new", "No new leads"
+    SKIPPED = "skipped", "Skipped"  # another run held the lock: this one did nothing
     FAILED = "failed", "Failed"
 
 
@@ -292,6 +293,9 @@ class ReplenishmentRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of a running run (it renews the lock's lease)."
+    )
     summary = models.CharField(max_length=255, blank=True)
     metrics = models.JSONField(default=dict, blank=True, help_text="Inventory and conversion when it ran.")
     reasons = models.JSONField(default=list, blank=True)
@@ -322,8 +326,9 @@ class ReplenishmentLease(models.Model):
 
     A row with an expiry rather than the cache (the local-memory cache is per process, so two
     processes would both "hold" it) or a PostgreSQL advisory lock (none on SQLite): taking it is
-    one conditional UPDATE, which both databases make atomic; a worker killed mid-run cannot
-    block runs for longer than the lease, and ops can see in the admin who holds it.
+    one conditional UPDATE, which both databases make atomic. The holder renews the lease at
+    every step (a heartbeat), so the lease can be short (JOB_LEASE_SECONDS): a worker killed
+    mid-run blocks runs for one lease at most, and ops can see in the admin who holds it.
     """
 
     name = models.CharField(max_length=32, primary_key=True)

@@ -39,7 +39,7 @@ from campaigns.models import (
     SourceLead,
     SourceLeadStatus,
 )
-from campaigns.services import LEASE_NAME, lease_acquire, lease_release, sources_refresh
+from campaigns.services import LEASE_NAME, lease_acquire, lease_release, lease_renew, sources_refresh
 from crm import timeutils
 from leads.assignment import (
     TIER_RANK,
@@ -400,7 +400,9 @@ def replenishment_run(
 ) -> RunOutcome:
     """One replenishment cycle; see the module docstring for its steps.
 
-    Never overlaps another (the lease); everything it creates, marks and assigns commits in one
+    Never overlaps another: it holds a lease it renews between steps (a killed run's lease runs
+    out after JOB_LEASE_SECONDS and the next run marks it failed); a run that finds the lock held
+    is recorded as skipped. Everything it creates, marks and assigns commits in one
     transaction, so an exception half way leaves the database as it was (the run is recorded as
     failed) and the next run starts from the same waiting rows. A dry run writes nothing but the
     staging of changed path sources, and records no run.
@@ -420,22 +422,32 @@ def replenishment_run(
     if not dry_run:
         holder = lease_acquire(at=at)
         if holder is None:
-            lease = ReplenishmentLease.objects.filter(name=LEASE_NAME).first()
-            say(f"Another run holds the lock until {timezone.localtime(lease.expires_at):%H:%M:%S}; skipped")
-            return RunOutcome(status="locked", lines=lines)
+            return _skipped(trigger=trigger, triggered_by=triggered_by, at=at, say=say, lines=lines)
     run = None
+
+    def heartbeat() -> None:
+        """Renew the lock between steps (and once inside the final transaction, so the run commits
+        only if the lock is still its own). The run's clock is `at` moved on by the time spent."""
+        if holder is None:
+            return
+        now = at + timedelta(seconds=time.monotonic() - started)
+        if not lease_renew(holder=holder, at=now):
+            raise LeaseLost("another run took the lock over: this one stopped renewing it in time")
+        if run is not None:
+            ReplenishmentRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
+
     try:
         if not dry_run:
-            # Holding the lock, no other run is live: one still "running" was killed outright.
-            ReplenishmentRun.objects.filter(status=RunStatus.RUNNING).update(
-                status=RunStatus.FAILED,
-                summary="Interrupted: the process stopped before the run finished; nothing of it was kept.",
+            _dead_runs_fail(at=at)
+            run = ReplenishmentRun.objects.create(
+                started_at=at, trigger=trigger, triggered_by=triggered_by, heartbeat_at=at
             )
-            run = ReplenishmentRun.objects.create(started_at=at, trigger=trigger, triggered_by=triggered_by)
-        problems = sources_refresh()
+        problems = sources_refresh(heartbeat=heartbeat)
         for problem in problems:
             say(f"Error: {problem}")
+        heartbeat()
         plan = replenishment_plan(config=config, at=at)
+        heartbeat()
         outcome = RunOutcome(status=RunStatus.RUNNING, lines=lines, run=run, plan=plan)
         _report_plan(plan, say)
         if dry_run:
@@ -454,6 +466,7 @@ def replenishment_run(
             # waiting for room need their queue priority too.
             queue_scores_refresh(set(created_ids) - set(assignment.contact_ids))
             outcome.assignment, outcome.status = assignment, _status(plan, created=len(created_ids))
+            heartbeat()
             say(f"Done in {time.monotonic() - started:.1f}s")
             _record(run, plan, problems, created_ids, assignment, outcome.status, lines)
             run.refresh_from_db()
@@ -472,6 +485,50 @@ def replenishment_run(
     finally:
         if holder:
             lease_release(holder=holder)
+
+
+class LeaseLost(Exception):
+    """This run's lock lease ran out and another run took it: nothing more of this run may commit."""
+
+
+def _dead_runs_fail(*, at: datetime) -> None:
+    """Holding the lock, no other run is live: one still "running" lost its process (its lease
+    ran out without a heartbeat). Say so, with when it was last seen."""
+    for dead in ReplenishmentRun.objects.filter(status=RunStatus.RUNNING):
+        seen = timezone.localtime(dead.heartbeat_at or dead.started_at)
+        ReplenishmentRun.objects.filter(pk=dead.pk, status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED,
+            finished_at=at,
+            summary=(
+                f"Interrupted: its process stopped (last heartbeat {seen:%H:%M:%S}) before the run "
+                "finished; nothing of it was kept."
+            ),
+        )
+
+
+def _skipped(*, trigger: str, triggered_by, at: datetime, say: Report, lines: list[str]) -> RunOutcome:
+    """Another run holds the lock: record this one as skipped (never as a success), saying who
+    holds it and when it last showed life."""
+    lease = ReplenishmentLease.objects.filter(name=LEASE_NAME).first()
+    holding = ReplenishmentRun.objects.filter(status=RunStatus.RUNNING).order_by("-started_at").first()
+    who = ""
+    if holding:
+        beat = holding.heartbeat_at or holding.started_at
+        who = f" (run {holding.pk}, last heartbeat {max(0, (at - beat).total_seconds()):.0f} s ago)"
+    say(f"Another run holds the lock until {timezone.localtime(lease.expires_at):%H:%M:%S}{who}; skipped")
+    run = ReplenishmentRun.objects.create(
+        started_at=at,
+        finished_at=at,
+        trigger=trigger,
+        triggered_by=triggered_by,
+        status=RunStatus.SKIPPED,
+        summary=f"Skipped: another run held the lock{who}"[:255],
+        steps=lines,
+    )
+    logger.warning(
+        "replenishment.skipped", extra={"run": run.pk, "holding_run": holding.pk if holding else None}
+    )
+    return RunOutcome(status=RunStatus.SKIPPED, lines=lines, run=run)
 
 
 def counted(number: int, word: str) -> str:

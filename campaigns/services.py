@@ -7,21 +7,21 @@ import hashlib
 import os
 import socket
 import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, F, Q
 
 from campaigns.models import ReplenishmentLease, ReplenishmentSource, SourceKind, SourceLead, SourceLeadStatus
-from campaigns.sources import ParsedFile, RowError, SourceFileError, parse_source
+from campaigns.sources import LeadRow, RowError, SourceFileError, read_source, size_problem
 from crm import timeutils
 
 LEASE_NAME = "replenishment"
-# Longer than the task's hard time limit (10 minutes), so a live run never loses the lock; a run
-# killed outright blocks the next ones for at most this long.
-LEASE_DURATION = timedelta(minutes=15)
 # Rows per INSERT batch.
 STAGE_BATCH = 500
 
@@ -29,16 +29,30 @@ STAGE_BATCH = 500
 # --- The lock -------------------------------------------------------------------------------
 
 
+def lease_duration() -> timedelta:
+    """How long the lock outlives its holder's last heartbeat (JOB_LEASE_SECONDS)."""
+    return timedelta(seconds=settings.JOB_LEASE_SECONDS)
+
+
 def lease_acquire(*, at: datetime | None = None, name: str = LEASE_NAME) -> str | None:
-    """Take the lock if it is free or expired; the holder token to release it with, else None."""
+    """Take the lock if it is free or its holder stopped renewing it; the holder token to renew
+    and release it with, else None."""
     at = at or timeutils.now()
     ReplenishmentLease.objects.get_or_create(name=name, defaults={"expires_at": at - timedelta(seconds=1)})
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     # One conditional UPDATE: of two processes racing here, exactly one matches the expired row.
     taken = ReplenishmentLease.objects.filter(name=name, expires_at__lte=at).update(
-        holder=holder, acquired_at=at, expires_at=at + LEASE_DURATION
+        holder=holder, acquired_at=at, expires_at=at + lease_duration()
     )
     return holder if taken else None
+
+
+def lease_renew(*, holder: str, at: datetime, name: str = LEASE_NAME) -> bool:
+    """The holder's heartbeat: push the lease one duration past `at`. False when the lock is no
+    longer this holder's (its lease ran out and another run took it): the caller must stop."""
+    return bool(
+        ReplenishmentLease.objects.filter(name=name, holder=holder).update(expires_at=at + lease_duration())
+    )
 
 
 def lease_release(*, holder: str, name: str = LEASE_NAME) -> None:
@@ -49,6 +63,14 @@ def lease_release(*, holder: str, name: str = LEASE_NAME) -> None:
 # --- Sources --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StagedFile:
+    """What staging a lead file read: its good rows' count and every bad row."""
+
+    row_count: int
+    errors: list[RowError]
+
+
 @transaction.atomic
 def source_upload(
     *,
@@ -57,12 +79,15 @@ def source_upload(
     data: bytes | str,
     created_by: AbstractBaseUser | None = None,
     default_lead_source: str = "",
-) -> tuple[ReplenishmentSource, ParsedFile]:
+) -> tuple[ReplenishmentSource, StagedFile]:
     """Keep an uploaded lead file and stage its rows (bad rows with their line and reason).
 
-    Raises SourceFileError, writing nothing, when the file is not usable JSON/CSV at all.
+    Raises SourceFileError, writing nothing, when the file is not usable JSON/CSV at all (or is
+    over LEAD_FILE_MAX_MB).
     """
-    parsed = parse_source(file_name=file_name, data=data)
+    problem = size_problem(file_name=file_name, size=len(data))
+    if problem:
+        raise SourceFileError(problem)
     text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     source = ReplenishmentSource.objects.create(
         name=name or file_name,
@@ -74,22 +99,23 @@ def source_upload(
         created_by=created_by,
         last_read_at=timeutils.now(),
     )
-    _stage(source, parsed)
+    # A SourceFileError part way rolls back the source and the rows staged so far.
+    staged = _stage(source, read_source(file_name=file_name, data=data))
     source.refresh_from_db()
-    return source, parsed
+    return source, staged
 
 
 @transaction.atomic
 def source_add_path(
     *, path: str, name: str = "", created_by: AbstractBaseUser | None = None
-) -> tuple[ReplenishmentSource, ParsedFile]:
+) -> tuple[ReplenishmentSource, StagedFile]:
     """Register a lead file on disk (read again at every run) and stage its rows now.
 
-    The same path twice is the same source. Raises SourceFileError for a missing or unusable file.
+    The same path twice is the same source (its rows already staged are not staged again).
+    Raises SourceFileError for a missing or unusable file.
     """
     resolved = str(Path(path).expanduser().resolve())
     data = _read(resolved)
-    parsed = parse_source(file_name=resolved, data=data)
     source, _ = ReplenishmentSource.objects.get_or_create(
         kind=SourceKind.PATH,
         path=resolved,
@@ -99,91 +125,108 @@ def source_add_path(
             "created_by": created_by,
         },
     )
-    _restage(source, data, parsed)
+    staged = _stage(source, read_source(file_name=resolved, data=data))
+    _mark_read(source, hashlib.sha256(data).hexdigest())
     source.refresh_from_db()
-    return source, parsed
+    return source, staged
 
 
-def sources_refresh() -> list[str]:
+def sources_refresh(*, heartbeat: Callable[[], None] | None = None) -> list[str]:
     """Re-read every active path source whose file changed; stage its new rows.
 
-    Each source in its own transaction. Returns the problems, one line each (a missing or
-    unusable file keeps its earlier rows and is reported, never half-read).
+    A file whose bytes hash as when it was last staged is not parsed again. Each source in its
+    own transaction (`heartbeat` is called before each). Returns the problems, one line each (a
+    missing or unusable file keeps its earlier rows and is reported, never half-read).
     """
     problems = []
     for source in ReplenishmentSource.objects.filter(kind=SourceKind.PATH, is_active=True):
+        if heartbeat:
+            heartbeat()
         try:
             data = _read(source.path)
-            parsed = parse_source(file_name=source.path, data=data)
+            digest = hashlib.sha256(data).hexdigest()
+            if digest == source.content_sha256:
+                continue
+            before = set(source.leads.filter(status=SourceLeadStatus.INVALID).values_list("line", "row_hash"))
+            with transaction.atomic():
+                staged = _stage(source, read_source(file_name=source.path, data=data))
+                _mark_read(source, digest)
         except SourceFileError as error:
             ReplenishmentSource.objects.filter(pk=source.pk).update(last_error=str(error))
             problems.append(f"source {source.name!r}: {error}")
             continue
-        with transaction.atomic():
-            new_bad = _restage(source, data, parsed)
+        new_bad = [bad for bad in staged.errors if (bad.line, _bad_hash(bad)) not in before]
         problems.extend(f"source {source.name!r} line {bad.line}: {bad.reason}" for bad in new_bad)
     return problems
 
 
 def _read(path: str) -> bytes:
     try:
+        problem = size_problem(file_name=path, size=os.stat(path).st_size)
+        if problem:
+            raise SourceFileError(problem)
         return Path(path).read_bytes()
     except OSError as error:
         raise SourceFileError(f"cannot read {path}: {error.strerror or error}") from None
 
 
-def _restage(source: ReplenishmentSource, data: bytes, parsed: ParsedFile) -> list[RowError]:
-    """Stage a path source's rows if its file changed; the bad rows that are new."""
-    digest = hashlib.sha256(data).hexdigest()
-    if digest == source.content_sha256:
-        return []
-    before = set(source.leads.filter(status=SourceLeadStatus.INVALID).values_list("line", "row_hash"))
-    _stage(source, parsed)
+def _mark_read(source: ReplenishmentSource, digest: str) -> None:
     ReplenishmentSource.objects.filter(pk=source.pk).update(
         content_sha256=digest, last_read_at=timeutils.now(), last_error=""
     )
-    return [bad for bad in parsed.errors if (bad.line, _bad_hash(bad)) not in before]
 
 
 def _bad_hash(bad: RowError) -> str:
     return hashlib.sha256(bad.raw.encode()).hexdigest()
 
 
-def _stage(source: ReplenishmentSource, parsed: ParsedFile) -> None:
-    rows = [
-        SourceLead(
+def _staged_row(source: ReplenishmentSource, result: LeadRow | RowError) -> SourceLead:
+    if isinstance(result, RowError):
+        return SourceLead(
             source=source,
-            line=row.line,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            email=row.email,
-            phone=row.phone,
-            city=row.city,
-            lead_source=row.lead_source,
-            tier=row.tier,
-            score=row.score,
-            email_key=row.email_key,
-            phone_key=row.phone_key,
-            row_hash=row.row_hash,
-        )
-        for row in parsed.rows
-    ]
-    rows += [
-        SourceLead(
-            source=source,
-            line=bad.line,
-            raw=bad.raw,
-            row_hash=_bad_hash(bad),
+            line=result.line,
+            raw=result.raw,
+            row_hash=_bad_hash(result),
             status=SourceLeadStatus.INVALID,
-            detail=bad.reason[:255],
+            detail=result.reason[:255],
         )
-        for bad in parsed.errors
-    ]
-    # A re-read file's rows already staged (same line, same content) are skipped by the constraint.
-    SourceLead.objects.bulk_create(rows, ignore_conflicts=True, batch_size=STAGE_BATCH)
+    return SourceLead(
+        source=source,
+        line=result.line,
+        first_name=result.first_name,
+        last_name=result.last_name,
+        email=result.email,
+        phone=result.phone,
+        city=result.city,
+        lead_source=result.lead_source,
+        tier=result.tier,
+        score=result.score,
+        email_key=result.email_key,
+        phone_key=result.phone_key,
+        row_hash=result.row_hash,
+    )
+
+
+def _stage(source: ReplenishmentSource, results: Iterable[LeadRow | RowError]) -> StagedFile:
+    """Stage a file's rows as they are read, STAGE_BATCH at a time (never the whole file in
+    memory). Run inside the caller's transaction: an unusable file raises part way, and nothing
+    of it stays."""
+    good, errors, batch = 0, [], []
+    for result in results:
+        if isinstance(result, RowError):
+            errors.append(result)
+        else:
+            good += 1
+        batch.append(_staged_row(source, result))
+        if len(batch) >= STAGE_BATCH:
+            # A re-read file's rows already staged (same line, same content) are skipped by the constraint.
+            SourceLead.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    SourceLead.objects.bulk_create(batch, ignore_conflicts=True)
     counts = source.leads.aggregate(
         total=Count("id"), bad=Count("id", filter=Q(status=SourceLeadStatus.INVALID))
     )
     ReplenishmentSource.objects.filter(pk=source.pk).update(
         row_count=counts["total"], bad_row_count=counts["bad"]
     )
+    return StagedFile(row_count=good, errors=errors)

@@ -1,6 +1,7 @@
 """Reading lead files (JSON or CSV) into rows, with every bad row reported by its line.
 
-Pure: bytes in, rows and row errors out, no database. A file that is not JSON or CSV at all (not
+Pure: bytes (or a binary file) in, rows and row errors out, no database; one pass over the
+file, CSV row by row. A file that is not JSON or CSV at all (not
 UTF-8, broken JSON, no usable header) raises SourceFileError and nothing of it is used; a bad row
 never stops the good ones.
 
@@ -14,9 +15,12 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import BinaryIO
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -90,83 +94,207 @@ def file_format(file_name: str) -> str:
     raise SourceFileError(f"{file_name}: only .json and .csv files can be lead sources.")
 
 
+def size_problem(*, file_name: str, size: int) -> str:
+    """Why a file of `size` bytes is not read (LEAD_FILE_MAX_MB), or ""."""
+    limit = settings.LEAD_FILE_MAX_MB
+    if size <= limit * 1024 * 1024:
+        return ""
+    return (
+        f"{file_name} is {size / 1024 / 1024:.1f} MB; lead files may be at most {limit} MB "
+        "(LEAD_FILE_MAX_MB). Split it into smaller files."
+    )
+
+
 def parse_source(*, file_name: str, data: bytes | str) -> ParsedFile:
     """Rows and row errors of a lead file, or SourceFileError for a file that is not usable at all."""
-    kind = file_format(file_name)
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise SourceFileError(
-                f"{file_name} is not UTF-8 text (byte {error.start}); save it as UTF-8 and upload it again."
-            ) from None
-    else:
-        text = data.removeprefix("\ufeff")
-    if not text.strip():
-        raise SourceFileError(f"{file_name} is empty.")
-    items = _json_items(text, file_name) if kind == "json" else _csv_items(text, file_name)
     rows, errors = [], []
-    for line, item in items:
-        try:
-            rows.append(_lead_row(line, item))
-        except ValueError as error:
-            errors.append(RowError(line=line, reason=str(error), raw=json.dumps(item, default=str)[:500]))
+    for result in read_source(file_name=file_name, data=data):
+        (errors if isinstance(result, RowError) else rows).append(result)
     return ParsedFile(rows=rows, errors=errors)
 
 
-def _json_items(text: str, file_name: str) -> list[tuple[int, object]]:
+def read_source(*, file_name: str, data: bytes | str | BinaryIO) -> Iterator[LeadRow | RowError]:
+    """Each row (or row error) of a lead file in file order, in one pass: a CSV row by row (from a
+    binary file, never all in memory), a JSON file from its text, line numbers counted as it goes.
+
+    Raises SourceFileError for a file that is not usable, possibly after some rows: whoever
+    stages them does it in one transaction, so nothing of such a file is kept.
+    """
+    kind = file_format(file_name)
+    if isinstance(data, (bytes, str)):
+        problem = size_problem(file_name=file_name, size=len(data))
+        if problem:
+            raise SourceFileError(problem)
+        text = _decoded(file_name, data)
+        if not text.strip():
+            raise SourceFileError(f"{file_name} is empty.")
+        items = _json_items(text, file_name) if kind == "json" else _csv_items(_str_lines(text), file_name)
+    elif kind == "json":
+        items = _json_items(_decoded(file_name, data.read()), file_name)
+    else:
+        items = _csv_items(_stream_lines(file_name, data), file_name)
+    for line, item in items:
+        try:
+            row = _lead_row(line, item)
+        except ValueError as error:
+            yield RowError(line=line, reason=str(error), raw=json.dumps(item, default=str)[:500])
+        else:
+            yield row
+
+
+def _decoded(file_name: str, data: bytes | str) -> str:
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
     try:
-        document = json.loads(text)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SourceFileError(
+            f"{file_name} is not UTF-8 text (byte {error.start}); save it as UTF-8 and upload it again."
+        ) from None
+
+
+def _str_lines(text: str) -> Iterator[str]:
+    """The lines of a text with their endings, one at a time (no list of all of them)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _stream_lines(file_name: str, stream: BinaryIO) -> Iterator[str]:
+    reader = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    number = 0
+    try:
+        for number, line in enumerate(reader, start=1):  # noqa: B007 (read after the loop)
+            yield line
+    except UnicodeDecodeError:
+        raise SourceFileError(
+            f"{file_name} is not UTF-8 text (near line {number + 1}); save it as UTF-8 and upload it again."
+        ) from None
+    finally:
+        reader.detach()  # the caller closes its own file
+
+
+# JSON's own whitespace (json.decoder.WHITESPACE): \s would also skip what JSON forbids.
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+class _LineCounter:
+    """The line of a position in a text, for positions that only move forward: each character is
+    counted once, however many items there are (counting from the start each time is quadratic)."""
+
+    def __init__(self, text: str):
+        self.text, self.position, self.line = text, 0, 1
+
+    def at(self, position: int) -> int:
+        self.line += self.text.count("\n", self.position, position)
+        self.position = position
+        return self.line
+
+
+def _json_items(text: str, file_name: str) -> Iterator[tuple[int, object]]:
+    """The leads of a JSON file, each with the line it starts on: the items of a top-level list, or
+    of the top-level object's "leads" list (a "leads" key deeper down is data, not the list)."""
+    decoder, lines = json.JSONDecoder(), _LineCounter(text)
+    try:
+        position = _SPACE.match(text).end()
+        if text.startswith("[", position):
+            end = yield from _json_array(text, position, decoder, lines)
+        elif text.startswith("{", position):
+            end = yield from _json_top_leads(text, position, decoder, lines, file_name)
+        else:
+            decoder.raw_decode(text, position)  # valid JSON, but not a list or an object?
+            raise SourceFileError(
+                f'{file_name}: expected a JSON list of leads, or an object with a "leads" list.'
+            )
+        end = _SPACE.match(text, end).end()
+        if end != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
     except json.JSONDecodeError as error:
         raise SourceFileError(
             f"{file_name} is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}."
         ) from None
-    if isinstance(document, dict) and isinstance(document.get("leads"), list):
-        array_start = re.search(r'"leads"\s*:\s*\[', text).end() - 1
-    elif isinstance(document, list):
-        array_start = text.index("[")
-    else:
+
+
+def _json_array(text, start, decoder, lines) -> Iterator[tuple[int, object]]:
+    """The items of the array opening at `start`; returns the position after it."""
+    position = _SPACE.match(text, start + 1).end()
+    if text.startswith("]", position):
+        return position + 1
+    while True:
+        item, end = decoder.raw_decode(text, position)
+        yield lines.at(position), item
+        position = _SPACE.match(text, end).end()
+        if text.startswith(",", position):
+            position = _SPACE.match(text, position + 1).end()
+        elif text.startswith("]", position):
+            return position + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+
+
+def _json_top_leads(text, start, decoder, lines, file_name) -> Iterator[tuple[int, object]]:
+    """The items of the object's own "leads" list (other values are skipped whole); returns the
+    position after the object."""
+    position, found = _SPACE.match(text, start + 1).end(), False
+    if text.startswith("}", position):
+        position = -1  # an empty object: no leads
+    while position >= 0:
+        if not text.startswith('"', position):
+            raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, position)
+        key, position = json.decoder.scanstring(text, position + 1)
+        position = _SPACE.match(text, position).end()
+        if not text.startswith(":", position):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, position)
+        position = _SPACE.match(text, position + 1).end()
+        if key == "leads" and text.startswith("[", position):
+            if found:
+                raise SourceFileError(f'{file_name}: the "leads" list appears twice; keep one.')
+            found = True
+            position = yield from _json_array(text, position, decoder, lines)
+        else:
+            _, position = decoder.raw_decode(text, position)
+        position = _SPACE.match(text, position).end()
+        if text.startswith(",", position):
+            position = _SPACE.match(text, position + 1).end()
+        elif text.startswith("}", position):
+            break
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+    if not found:
         raise SourceFileError(
             f'{file_name}: expected a JSON list of leads, or an object with a "leads" list.'
         )
-    # Walk the array once more with raw_decode to learn the line each item starts on.
-    decoder = json.JSONDecoder()
-    items, position = [], array_start + 1
-    whitespace = re.compile(r"[\s,]*")
-    while True:
-        position = whitespace.match(text, position).end()
-        if text[position] == "]":
-            break
-        item, end = decoder.raw_decode(text, position)
-        items.append((text.count("\n", 0, position) + 1, item))
-        position = end
-    return items
+    return position + 1
 
 
-def _csv_items(text: str, file_name: str) -> list[tuple[int, object]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+def _csv_items(lines: Iterable[str], file_name: str) -> Iterator[tuple[int, object]]:
+    """The rows of a CSV file, each with the line it starts on, read one at a time."""
+    reader = csv.DictReader(lines)
     try:
-        header = reader.fieldnames or []
+        header = reader.fieldnames
     except csv.Error as error:
         raise SourceFileError(f"{file_name} is not valid CSV: {error}.") from None
+    if header is None:
+        raise SourceFileError(f"{file_name} is empty.")
     known = {_canonical(name) for name in header} - {None}
     if not known & {"email", "phone"} or not known & {"name", "first_name", "last_name"}:
         raise SourceFileError(
             f"{file_name}: the first line must be a header naming at least a name column and an email "
             f"or phone column (found: {', '.join(h for h in header if h) or 'nothing'})."
         )
-    items = []
     line = reader.line_num + 1
     try:
         for record in reader:
             if None in record:  # more cells than header columns
                 extra = record.pop(None)
                 record["__extra__"] = extra
-            items.append((line, record))
+            yield line, record
             line = reader.line_num + 1
     except csv.Error as error:
         raise SourceFileError(f"{file_name} is not valid CSV at line {reader.line_num}: {error}.") from None
-    return items
 
 
 def _canonical(key: object) -> str | None:

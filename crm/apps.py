@@ -9,6 +9,8 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM core"
 
     def ready(self) -> None:
+        from crm import checks  # noqa: F401  (registers the system checks)
+
         setting_changed.connect(_forget_rendered_fragments)
 
 

@@ -3,8 +3,8 @@ app's migration calls `groups_sync` again to grant its new models to the right g
 
 from crm.roles import MANAGER, OPS, SETTER
 
-# Ops run the admin: every permission on these apps.
-OPS_APPS = ("crm", "leads", "calls", "campaigns", "scoring", "hubspot_sync", "django_celery_beat")
+# Ops run the admin: every permission on these apps ("axes": unlocking a locked-out sign-in).
+OPS_APPS = ("crm", "leads", "calls", "campaigns", "scoring", "hubspot_sync", "django_celery_beat", "axes")
 # Managers read everything and correct records, but delete nothing.
 MANAGER_APPS = ("leads", "calls", "campaigns", "scoring", "hubspot_sync")
 MANAGER_ACTIONS = ("view", "change")

@@ -31,3 +31,31 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to an action POST that carried this one-time form key (crm.idempotency).
+
+    The row is inserted before the action runs, in the action's transaction, so the unique
+    constraint is what lets exactly one of two simultaneous requests with the same key do the work.
+    """
+
+    key = models.UUIDField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=200)
+    status = models.PositiveSmallIntegerField(default=0)
+    headers = models.JSONField(default=dict)
+    body = models.BinaryField(default=b"")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "user"], name="idempotency_key_once_per_user"),
+        ]
+        indexes = [
+            # The hourly expiry's DELETE of keys older than their lifetime.
+            models.Index(fields=["created_at"], name="idempotency_key_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.path} → {self.status}"

@@ -122,6 +122,35 @@ DEFAULT_SCHEDULES += [
 ]
 
 
+# Background jobs whose worker died: every minute, so a killed worker delays a manager's large
+# reassignment by about a lease (JOB_LEASE_SECONDS), not by the broker's visibility timeout.
+DEFAULT_SCHEDULES += [
+    DefaultSchedule(
+        name="Resume stalled reassignments",
+        task="leads.resume_stalled_reassignments",
+        minute="*",
+        hour="*",
+        expires_seconds=50,
+        description="Queue again the large reassignments whose worker stopped renewing its lease "
+        "(each continues after its last committed batch; nothing moves twice).",
+    ),
+]
+
+
+# Action-form keys (crm.idempotency) only need to outlive a retry; hourly keeps the table small.
+DEFAULT_SCHEDULES += [
+    DefaultSchedule(
+        name="Expire action-form keys",
+        task="crm.expire_idempotency_keys",
+        minute="29",
+        hour="*",
+        expires_seconds=50 * 60,
+        description="Delete one-time action-form keys older than a day (a repeated POST within "
+        "that day gets its first answer again).",
+    ),
+]
+
+
 def schedules_ensure(apps, schema_editor=None) -> None:
     CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")

@@ -4,6 +4,7 @@ Defaults give a working local app on SQLite; production is this same file with o
 (see the README's configuration table).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -38,6 +39,8 @@ INSTALLED_APPS = [
     "campaigns",
     "scoring",
     "hubspot_sync",
+    # Login throttling: failed attempts per username and per address, lockout, cool-off (README).
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -50,10 +53,17 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy (django-csp) and Permissions-Policy headers on every response.
+    "csp.middleware.CSPMiddleware",
+    "crm.middleware.PermissionsPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
-AUTHENTICATION_BACKENDS = ["crm.auth.UserWithOwnerBackend"]
+# Axes first: it refuses a locked-out username or address before any password is checked (and
+# hashed: 12 clients guessing used to slow every page); it authenticates nobody itself.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "crm.auth.UserWithOwnerBackend"]
 
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"
@@ -101,6 +111,33 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Sign a user out after this many hours without a request: a request pushes the session's
+# expiry (cookie and database row) this far ahead, at most once every SESSION_IDLE_REFRESH_SECONDS
+# (crm.sessions: not a write per request, as SESSION_SAVE_EVERY_REQUEST would be).
+SESSION_IDLE_TIMEOUT_HOURS = env_int("SESSION_IDLE_TIMEOUT_HOURS", 12, minimum=1)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_HOURS * 3600
+SESSION_IDLE_REFRESH_SECONDS = 300
+SESSION_ENGINE = "crm.sessions"
+
+# Login throttling (django-axes), on /login/ and /admin/login/ alike. After LOGIN_FAILURE_LIMIT
+# failures a username is locked, and so is the address they came from (whatever usernames it
+# tried), for LOGIN_COOLOFF_MINUTES after the last failure; ops can unlock earlier in the admin
+# (Axes > Access attempts: delete the row). Locking by username lets anyone lock a known user out
+# for the cool-off: accepted, a guessed password is worse.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A success does not clear the failures: it would clear the address's count too, so anyone with
+# a login of their own could reset it between guesses at someone else's password.
+AXES_RESET_ON_SUCCESS = False
+# The lockout is the sign-in page with a message, in the site layout (not axes' bare 403 text).
+AXES_LOCKOUT_CALLABLE = "crm.auth.lockout_response"
+# Which address a request came from: REMOTE_ADDR, or behind a proxy the address the proxy saw
+# (else every user would share the proxy's address and one guesser would lock everyone out).
+AXES_CLIENT_IP_CALLABLE = "crm.auth.client_ip"
+# No "AXES: BEGIN" line from every process start; lockouts are still logged (usernames and
+# addresses masked there: ops read them in the admin).
+AXES_VERBOSE = False
 
 # --- Time -----------------------------------------------------------------------------
 USE_TZ = True
@@ -137,10 +174,33 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY", False) else None
-)
+# Behind one reverse proxy (load balancer) that sets X-Forwarded-Proto and appends the client's
+# address to X-Forwarded-For; also read by login throttling (crm.auth.client_ip).
+BEHIND_PROXY = env_bool("DJANGO_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 SECURE_REFERRER_POLICY = "same-origin"
+# Only our own scripts, styles and requests: htmx and the page scripts are static files, no page
+# has inline script or style (base.html turns off htmx's injected indicator <style> and its eval,
+# so hx-on / js: / event filters are not used), and the admin needs none either (Django 5.2).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Browser features no page uses, off for the page and anything it could embed (crm.middleware).
+PERMISSIONS_POLICY = (
+    "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+)
 X_FRAME_OPTIONS = "DENY"
 # Health checks come from load balancers over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
@@ -164,6 +224,10 @@ if not BUSINESS_DAYS or not set(BUSINESS_DAYS) <= set(range(1, 8)):
     raise ImproperlyConfigured("BUSINESS_DAYS must be ISO weekdays from 1 (Monday) to 7 (Sunday).")
 # A new lead must get its first call within this many minutes of business hours ("speed to lead").
 SPEED_TO_LEAD_MINUTES = env_int("SPEED_TO_LEAD_MINUTES", 15, minimum=1)
+
+# --- Lead files (replenishment sources) ---------------------------------------------------
+# The largest lead file (upload or path) that is read; a bigger one is refused with a message.
+LEAD_FILE_MAX_MB = env_int("LEAD_FILE_MAX_MB", 50, minimum=1)
 
 # --- Manager dashboard ---------------------------------------------------------------------
 # A client at or above this predictive risk counts as "high risk" and in revenue at risk.
@@ -214,9 +278,38 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
+# A worker process killed mid-task (OOM, SIGKILL of a pool child) puts its message back at once
+# instead of acknowledging it as failed; every task is safe to run twice (STYLE.md), and jobs that
+# keep killing their worker fail themselves after a few attempts (leads.jobs).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# When a whole worker dies, Redis hands its unacknowledged (acks_late) messages to another worker
+# only after this long. It must exceed every acks_late task's time_limit, or a long task still
+# running is delivered a second time (crm.checks enforces it). 40 minutes: the longest limits
+# are the nightly facts rebuild (1,900 s) and webhook processing (1,860 s). Long work is chunked
+# instead of raising this: a reassignment job runs in slices of a few minutes that re-enqueue
+# themselves, and the HubSpot sync (3 h limit, resumable from its cursor, re-run by beat every
+# 15 minutes) is acknowledged on receipt, below.
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 2400, minimum=5)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    # Each worker looks for messages past their visibility timeout this often (kombu's default is
+    # about every 100 s: ten 10 s ticks).
+    "unacked_restore_interval": env_int("CELERY_RESTORE_INTERVAL_SECONDS", 30, minimum=1),
+    "unacked_restore_throttle": 1,
+}
+# Background jobs (a large reassignment, a replenishment run) hold their work by a lease renewed
+# with every batch or step; a worker killed mid-job is known dead once this long passes without a
+# heartbeat, and the next worker (a redelivery, or the sweeper every minute) takes the job over.
+# It must exceed the longest gap between two heartbeats: one batch, or one replenishment step.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=2)
+# Contacts per committed batch of a reassignment job (the unit a retry repeats).
+REASSIGN_JOB_BATCH = env_int("REASSIGN_JOB_BATCH", 500, minimum=1)
+# One task works a job this long, then queues the next slice: every task stays far below the
+# visibility timeout however large the selection.
+JOB_SLICE_SECONDS = env_int("JOB_SLICE_SECONDS", 120, minimum=1)
 
 # --- Integrations: each has an enabled flag; secrets only from the environment ----------
 HUBSPOT_ENABLED = env_bool("HUBSPOT_ENABLED", False)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/leads/needing-action", calls_api.leads_needing_action, name="api-leads-needing-action"),
     path("api/schema/", openapi.schema, name="api-schema"),
     path("healthz/", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

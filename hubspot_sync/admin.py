@@ -2,6 +2,7 @@
 button, the cursors (rewindable by hand) with their locks (releasable), the records parked until
 their contact can be found, and the webhook events received."""
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -11,6 +12,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
+from crm.workers import worker_listening
 from hubspot_sync.models import ParkedRecord, SyncCursor, SyncRun, WebhookEvent
 from hubspot_sync.services import sync_lock_release
 from hubspot_sync.tasks import sync_task
@@ -18,6 +20,21 @@ from leads.admin import LargeTableAdmin
 
 
 def _enqueue(request: HttpRequest, *, object_types: list[str] | None, full: bool) -> None:
+    # A queued sync that nothing will run is worse than none: it promises a run that never comes.
+    if not settings.HUBSPOT_ENABLED:
+        messages.warning(
+            request,
+            "HubSpot is switched off (HUBSPOT_ENABLED is not true): nothing was queued. Set "
+            "HUBSPOT_ENABLED=true and HUBSPOT_ACCESS_TOKEN for the web and worker processes first.",
+        )
+        return
+    if not worker_listening():
+        messages.warning(
+            request,
+            "No Celery worker answered, so nothing was queued: start one (make worker, or "
+            "celery -A crm worker) and try again, or run python manage.py hubspot_sync on the server.",
+        )
+        return
     try:
         sync_task.delay(object_types=object_types, full=full)
     except Exception as exc:  # the broker is down: say so instead of a 500

@@ -6,7 +6,7 @@ the models store, so comparing them with a stored row tells whether anything cha
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.utils.html import strip_tags
@@ -382,3 +382,64 @@ def owner_transitions(record: dict) -> list[OwnerTransition]:
 
 def has_owner_history(record: dict) -> bool:
     return OWNER_PROPERTY in (record.get("propertiesWithHistory") or {})
+
+
+# --- webhook events ---------------------------------------------------------------------
+_BIGINT_MAX = 2**63 - 1  # subscription_id and event_id are BigIntegerFields
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST_MS = int((datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - _EPOCH).total_seconds() * 1000)
+
+
+@dataclass(frozen=True)
+class WebhookEventKey:
+    """HubSpot's dedup key of one webhook event (eventId alone repeats)."""
+
+    subscription_id: int
+    event_id: int
+    object_id: str
+    occurred_at: datetime
+
+
+def _whole(value: object, name: str) -> int:
+    # JSON gives int for 25, float for 1.5 and str for "25"; bool is an int in Python but not an id
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        number = int(value)
+    else:
+        raise ValueError(f"{name} is not a whole number")
+    if not 0 <= number <= _BIGINT_MAX:
+        raise ValueError(f"{name} is out of range")
+    return number
+
+
+def _occurred_at(value: object) -> datetime:
+    if isinstance(value, str) and not value.isdigit():
+        parsed = moment(value)  # ISO-8601
+        if parsed is None:
+            raise ValueError("occurredAt is not a date")
+        return parsed
+    if value is None or value == "":
+        raise ValueError("occurredAt is missing")
+    ms = _whole(value, "occurredAt")
+    if ms > _LATEST_MS:  # datetime stops at year 9999; a bigger number is not a moment
+        raise ValueError("occurredAt is out of range")
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def webhook_event_key(event: object) -> WebhookEventKey:
+    """The checked dedup key of one webhook event; ValueError says why the event cannot be stored.
+    A missing subscriptionId or eventId counts as 0 (as before); objectId and occurredAt are
+    required."""
+    if not isinstance(event, dict):
+        raise ValueError("event is not a JSON object")
+    object_id = event.get("objectId")
+    if object_id is None or object_id == "":
+        raise ValueError("objectId is missing")
+    object_id = str(_whole(object_id, "objectId"))  # at most 19 digits: fits object_id's 32
+    return WebhookEventKey(
+        subscription_id=_whole(event.get("subscriptionId") or 0, "subscriptionId"),
+        event_id=_whole(event.get("eventId") or 0, "eventId"),
+        object_id=object_id,
+        occurred_at=_occurred_at(event.get("occurredAt")),
+    )

@@ -552,42 +552,47 @@ def webhook_target(event: dict) -> tuple[str, str]:
     return _TYPE_BY_PREFIX.get(prefix, ""), object_id
 
 
+@dataclass(frozen=True)
+class WebhookDelivery:
+    new: int  # events stored for the first time
+    rejected: list[str]  # why each unusable event was left out ("event 2: eventId is not a whole number")
+
+
 @transaction.atomic
-def webhook_events_store(*, events: list[dict]) -> int:
+def webhook_events_store(*, events: list[object]) -> WebhookDelivery:
     """Store a delivery's events, each once however often HubSpot delivers it (dedup on
-    subscriptionId, eventId, objectId, occurredAt). Returns how many were new."""
-    rows = {}
-    for event in events:
-        occurred = mapping.moment(event.get("occurredAt"))
-        kind = str(event.get("subscriptionType") or event.get("eventType") or "")
-        if occurred is None or event.get("objectId") in (None, ""):
+    subscriptionId, eventId, objectId, occurredAt). An event that cannot be stored (not an
+    object, an id that is not a whole number, a date out of range) is left out and reported:
+    it never costs the delivery's good events."""
+    rows, rejected = {}, []
+    for position, event in enumerate(events):
+        try:
+            key = mapping.webhook_event_key(event)
+        except ValueError as exc:
+            rejected.append(f"event {position}: {exc}")
             continue
-        key = (
-            int(event.get("subscriptionId") or 0),
-            int(event.get("eventId") or 0),
-            str(event["objectId"]),
-            occurred,
-        )
+        kind = str(event.get("subscriptionType") or event.get("eventType") or "")
         rows[key] = WebhookEvent(
-            subscription_id=key[0],
-            event_id=key[1],
-            object_id=key[2],
-            occurred_at=occurred,
+            subscription_id=key.subscription_id,
+            event_id=key.event_id,
+            object_id=key.object_id,
+            occurred_at=key.occurred_at,
             subscription_type=kind[:64],
             object_type=webhook_target(event)[0],
             property_name=str(event.get("propertyName") or "")[:100],
             payload=event,
         )
     if not rows:
-        return 0
-    known = set(
-        WebhookEvent.objects.filter(
-            object_id__in={k[2] for k in rows}, event_id__in={k[1] for k in rows}
+        return WebhookDelivery(new=0, rejected=rejected)
+    known = {
+        mapping.WebhookEventKey(*values)
+        for values in WebhookEvent.objects.filter(
+            object_id__in={k.object_id for k in rows}, event_id__in={k.event_id for k in rows}
         ).values_list("subscription_id", "event_id", "object_id", "occurred_at")
-    )
+    }
     new = [row for key, row in rows.items() if key not in known]
     WebhookEvent.objects.bulk_create(new, ignore_conflicts=True)
-    return len(new)
+    return WebhookDelivery(new=len(new), rejected=rejected)
 
 
 def webhook_events_process(*, client: HubSpotClient | None = None, limit: int = 1000) -> list[SyncRun]:

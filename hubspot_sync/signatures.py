@@ -36,12 +36,11 @@ def signature_problem(
         return "webhooks are not configured (HUBSPOT_CLIENT_SECRET is empty)"
     if not signature or not timestamp:
         return "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp"
-    try:
-        sent_at = int(timestamp) / 1000
-    except ValueError:
+    # Whole milliseconds compared as integers: a float of a 400-digit header overflows (a 500)
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 20:
         return "X-HubSpot-Request-Timestamp is not epoch milliseconds"
-    now = time.time() if now is None else now
-    if abs(now - sent_at) > MAX_AGE_SECONDS:
+    now_ms = int((time.time() if now is None else now) * 1000)
+    if abs(now_ms - int(timestamp)) > MAX_AGE_SECONDS * 1000:
         return "request timestamp is more than 5 minutes away (stale or replayed)"
     expected = signature_v3(secret=secret, method=method, url=url, body=body, timestamp=timestamp)
     if not hmac.compare_digest(expected.encode(), signature.encode()):

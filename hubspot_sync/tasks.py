@@ -11,9 +11,13 @@ from hubspot_sync import services
 logger = logging.getLogger(__name__)
 
 
+# Acknowledged on receipt, not late: a sync stores each page with its cursor and holds its lock by
+# heartbeat, so one whose worker died loses nothing (beat starts the type again within 15 minutes
+# and it resumes). A redelivery would only repeat it (a full sync for hours), and no visibility
+# timeout shorter than its 3 h limit could tell a dead worker from a slow sync.
 @shared_task(
     name="hubspot_sync.sync",
-    acks_late=True,
+    acks_late=False,
     ignore_result=True,
     soft_time_limit=3 * 3600,
     time_limit=3 * 3600 + 300,

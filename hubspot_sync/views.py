@@ -35,12 +35,24 @@ def hubspot_webhook(request: HttpRequest) -> HttpResponse:
         events = json.loads(request.body)
     except ValueError:
         return json_error("body is not JSON", status=400)
-    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+    if not isinstance(events, list):
         return json_error("body must be a JSON array of events", status=400)
-    stored = services.webhook_events_store(events=events)
-    if stored:
+    delivery = services.webhook_events_store(events=events)
+    if delivery.rejected:  # answered 200 all the same: a retry of the same events cannot do better
+        logger.warning(
+            "hubspot.webhook_events_rejected",
+            extra={
+                "received": len(events),
+                "rejected": len(delivery.rejected),
+                "reasons": delivery.rejected[:20],
+            },
+        )
+    if delivery.new:
         try:
             process_webhook_events_task.delay()
         except Exception:  # stored events wait for the beat safety net; HubSpot must not resend
             logger.exception("hubspot.webhook_enqueue_failed")
-    return JsonResponse({"received": len(events), "new": stored})
+    answer = {"received": len(events), "new": delivery.new}
+    if delivery.rejected:
+        answer.update(rejected=len(delivery.rejected), reasons=delivery.rejected[:20])
+    return JsonResponse(answer)

@@ -6,6 +6,8 @@ scanning rows, and no bulk delete. Fields that services maintain (call facts, he
 validity, owner history) are read-only: editing them by hand would contradict their source rows.
 """
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -24,8 +26,8 @@ from django.utils.safestring import mark_safe
 from calls.services import CONTACT_FACT_FIELDS as DERIVED_FACT_FIELDS
 from crm import timeutils
 from leads.assignment import contacts_assign
-from leads.models import Contact, Deal, HealthScore, Owner, OwnerChange, OwnerChangeSource, Task
-from leads.phones import normalise_phone
+from leads.models import EMAIL_DOMAIN, Contact, Deal, HealthScore, Owner, OwnerChange, OwnerChangeSource, Task
+from leads.phones import phone_search_condition
 from leads.services import contact_set_phones, contacts_reassign, contacts_reassign_now_or_queued
 from scoring.figures import follow_up_figures_forget
 from scoring.services import queue_scores_refresh
@@ -183,6 +185,15 @@ class ContactAdminForm(forms.ModelForm):
         return cleaned_data
 
 
+# "example.com", "@Example.COM": what reads as an email domain in a search box.
+_DOMAIN = re.compile(r"@?((?:[a-z0-9-]+\.)+[a-z]{2,})", re.IGNORECASE)
+
+
+def _email_domain(term: str) -> str | None:
+    match = _DOMAIN.fullmatch(term)
+    return match.group(1).lower() if match else None
+
+
 class PhoneValidityFilter(admin.SimpleListFilter):
     title = "phone numbers"
     parameter_name = "phones"
@@ -238,17 +249,14 @@ class ContactAdmin(LargeTableAdmin):
         "owner",
     )
     list_select_related = ("owner",)
-    # Prefix and exact lookups only: each search term is tested against every field below.
-    # Ids and numbers are digits, so they skip the UPPER() a case-insensitive lookup costs.
-    search_fields = (
-        "hubspot_id__exact",
-        "phone__startswith",
-        "mobile__startswith",
-        "^email",
-        "^first_name",
-        "^last_name",
+    # Prefix and exact lookups only, each served by an index (the names' and email's trigram
+    # indexes on PostgreSQL): each word is tested against every field below. Phone numbers and
+    # email domains are matched in get_search_results.
+    search_fields = ("hubspot_id__exact", "^email", "^first_name", "^last_name")
+    search_help_text = (
+        "Name, email, email domain (@example.com) or HubSpot id; phone numbers in any format "
+        "(050 123 4567, +971 50 123 4567) or part of one."
     )
-    search_help_text = "Name, email or HubSpot id; phone numbers in any format (050 123 4567)."
     autocomplete_fields = ("owner", "merged_into")
     actions = ("reassign_owner", "assign_fairly")
     readonly_fields = (
@@ -331,13 +339,19 @@ class ContactAdmin(LargeTableAdmin):
     )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet[Contact], search_term: str):
+        # Filters of `queryset` only, so the changelist's filters still apply.
+        term = search_term.strip()
+        # Numbers are stored in E.164: "050 123 4567" matches only once normalised, as the
+        # follow-up search does it. Digits may also be a HubSpot id.
+        if (by_phone := phone_search_condition(term)) is not None:
+            return queryset.filter(by_phone | Q(hubspot_id=term)), False
+        domain = _email_domain(term)
+        by_domain = queryset.alias(email_domain=EMAIL_DOMAIN).filter(email_domain=domain)
+        if term.startswith("@") and domain:
+            return by_domain, False
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        # Numbers are stored in E.164, so "050 123 4567" only matches after normalising. ORed
-        # within `queryset` so the changelist's filters still apply.
-        typed = normalise_phone(search_term)
-        if typed.is_valid and typed.value:
-            results |= queryset.filter(Q(phone=typed.value) | Q(mobile=typed.value))
-        return results, may_have_duplicates
+        # "example.com" may also begin an email or a name: either matches.
+        return (results | by_domain if domain else results), may_have_duplicates
 
     # A deleted contact leaves its owner's follow-up figures (bulk delete is not offered).
     def delete_model(self, request: HttpRequest, obj: Contact) -> None:

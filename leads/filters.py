@@ -11,7 +11,7 @@ from django.http import QueryDict
 
 from crm import roles
 from leads.models import FOLLOW_UP_STAGES, LifecycleStage, Owner
-from leads.phones import normalise_phone
+from leads.phones import phone_search_condition
 from leads.selectors import User, owner_for_user
 from scoring.follow_up import PRIORITY_ATTRIBUTE, Flag, FollowUpRules, Priority
 
@@ -71,15 +71,8 @@ def search_condition(text: str) -> Q:
     +971-50-1234567, 00971501234567) is normalised to E.164 and matched exactly; a fragment of
     digits matches inside stored numbers; words must each match a name or the email."""
     text = text.strip()
-    digits = "".join(ch for ch in text if ch.isdigit())
-    looks_like_phone = digits and all(ch.isdigit() or ch in " +-().\u00a0/" for ch in text)
-    if looks_like_phone:
-        phone = normalise_phone(text)
-        if phone.is_valid:
-            return Q(phone=phone.value) | Q(mobile=phone.value)
-        # A fragment: stored numbers are E.164, so a national leading 0 is not in them.
-        fragment = digits.lstrip("0") or digits
-        return Q(phone__icontains=fragment) | Q(mobile__icontains=fragment)
+    if (by_phone := phone_search_condition(text)) is not None:
+        return by_phone
     condition = Q()
     for term in text.split():
         condition &= Q(first_name__icontains=term) | Q(last_name__icontains=term) | Q(email__icontains=term)

@@ -7,7 +7,6 @@ setters' last calls, and a count only when a filter makes the summary unable to 
 records, except a row's own last 20 calls when it is expanded.
 """
 
-import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from django.utils import timezone
 from calls.models import CallRecord, call_outcome_label, call_status_label
 from crm import roles, timeutils
 from crm.fragments import fragment_key
+from crm.spreadsheets import csv_writer
 from leads.filters import DEFAULT_SORT, SORTS, UNASSIGNED, FollowUpFilter, sort_order
 from leads.models import OPEN_TASK_STATUSES, Contact, Deal, Owner, OwnerChange, Task
 from leads.selectors import User, contacts_visible_to, owner_for_user
@@ -131,6 +131,11 @@ class FollowUpRow:
             [deal.__dict__.get(name) for name in DEAL_COLUMNS] if deal else None,
             [getattr(self, f.name) for f in fields(self) if f.name not in ("contact", "deal")],
         )
+
+    @property
+    def never_called(self) -> bool:
+        """Days since contact then count from the lead's creation: the table says "never"."""
+        return self.contact.last_call_at is None
 
     @property
     def contact_badge(self) -> str:
@@ -517,6 +522,13 @@ class FollowUpPage:
     def reassign_targets(self) -> list[Owner]:
         return self.filter.active_owners if self.is_manager else []
 
+    @cached_property
+    def reassignment_jobs(self) -> list:
+        """The manager's large reassignments still moving (and just finished), with progress."""
+        from leads.reassignment import recent_jobs  # a workflow module above this selector
+
+        return recent_jobs(user=self.user) if self.is_manager else []
+
 
 def follow_up_page(
     *, user: User, params: QueryDict, now: datetime | None = None, previous_url: str | None = None
@@ -672,8 +684,9 @@ class _Line:
 
 def csv_lines(page: FollowUpPage, *, chunk_size: int = 2000) -> Iterator[str]:
     """The page's filtered, sorted rows as CSV text, line by line, starting with a UTF-8 byte
-    order mark so Excel reads Arabic and accented names correctly."""
-    writer = csv.writer(_Line())
+    order mark so Excel reads Arabic and accented names correctly. Notes and names that would
+    start a formula are neutralised (crm.spreadsheets)."""
+    writer = csv_writer(_Line())
     yield "\ufeff" + writer.writerow(CSV_HEADER)
     clock = _Clock(page.rules.now)
     for row in iter_follow_up_rows(page.queryset, page.rules, chunk_size=chunk_size):

@@ -9,10 +9,14 @@ recomputes them from the source rows.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import F, Q
+from django.db.models.functions import Lower, StrIndex, Substr
 
 from crm.models import TimeStampedModel
+
+# An email's domain, lower-cased ("Nadia@Example.com" -> "example.com"): indexed, and filtered on
+# through this same expression so the database matches the index.
+EMAIL_DOMAIN = Substr(Lower("email"), StrIndex("email", models.Value("@")) + 1)
 
 
 class LifecycleStage(models.TextChoices):
@@ -242,6 +246,8 @@ class Contact(TimeStampedModel):
             models.Index(fields=["email"], name="contact_email_idx"),
             # Replenishment dedup compares normalised (lower-case) emails.
             models.Index(Lower("email"), name="contact_email_lower_idx"),
+            # Admin search by email domain ("@example.com"): equality on the lower-cased domain.
+            models.Index(EMAIL_DOMAIN, name="contact_email_domain_idx"),
             models.Index(fields=["phone"], name="contact_phone_idx"),
             models.Index(fields=["mobile"], name="contact_mobile_idx"),
             # "Recently assigned" panels: owner changed in the last 7 days.
@@ -530,3 +536,67 @@ class AssignmentRotation(models.Model):
 
     def __str__(self) -> str:
         return f"Assignment rotation at {self.virtual_time:.3f}"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ReassignmentJob(models.Model):
+    """A large reassignment running on the workers, with its progress (leads.reassignment).
+
+    The selection is frozen here when the manager starts it; the job moves it batch by batch, and
+    each batch commits together with `done`, so a retried job continues after the last batch that
+    committed and never moves a contact twice. A worker holds the job by a lease it renews with
+    every batch (`locked_until`); one killed mid-batch leaves its lease to run out, and the next
+    worker resumes the job and counts a retry.
+    """
+
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_owner = models.ForeignKey(Owner, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(
+        max_length=16, choices=OwnerChangeSource.choices, default=OwnerChangeSource.MANUAL
+    )
+    note = models.CharField(max_length=255, blank=True)
+    contact_ids = models.JSONField(default=list, help_text="The selection, in the order it is worked.")
+    batch_size = models.PositiveIntegerField()
+    total = models.PositiveIntegerField()
+    done = models.PositiveIntegerField(default=0, help_text="Contacts of the selection handled so far.")
+    moved = models.PositiveIntegerField(default=0, help_text="Of those, how many changed owner.")
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    retries = models.PositiveSmallIntegerField(default=0, help_text="Times a worker died holding it.")
+    retried_from = models.PositiveIntegerField(
+        null=True, blank=True, help_text="`done` when the last retry began: that batch is being retried."
+    )
+    error = models.TextField(blank=True)
+    locked_by = models.CharField(max_length=100, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The follow-up page: the manager's latest reassignments.
+            models.Index(fields=["created_by", "-created_at"], name="reassignjob_by_user_idx"),
+            # The sweeper: unfinished jobs whose worker may have died.
+            models.Index(
+                fields=["locked_until"],
+                condition=Q(status__in=["queued", "running"]),
+                name="reassignjob_open_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(done__lte=F("total")), name="reassignjob_done_within_total"),
+            models.CheckConstraint(condition=Q(moved__lte=F("done")), name="reassignjob_moved_within_done"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reassignment {self.pk}: {self.done} of {self.total} ({self.get_status_display()})"

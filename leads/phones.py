@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 import phonenumbers
 from django.conf import settings
+from django.db.models import Q
+
+# What people type inside a phone number besides digits.
+PHONE_PUNCTUATION = frozenset(" +-().\u00a0/")
 
 
 @dataclass(frozen=True)
@@ -46,3 +50,21 @@ def phone_search_variants(text: str) -> list[str]:
     if normalised.is_valid and normalised.value not in variants:
         variants.append(normalised.value)
     return variants
+
+
+def phone_search_condition(text: str) -> Q | None:
+    """Contacts whose phone or mobile is the number typed, in any format, or None when the text is
+    not a phone number. A whole number (050 123 4567, +971-50-1234567, 00971501234567) is
+    normalised to E.164 and matched exactly (the phone and mobile indexes); a fragment of digits
+    matches inside stored numbers (trigram indexes on PostgreSQL). The follow-up search and the
+    admin's contact search both use it, so the same typing finds the same contacts."""
+    text = text.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not digits or not all(ch.isdigit() or ch in PHONE_PUNCTUATION for ch in text):
+        return None
+    phone = normalise_phone(text)
+    if phone.is_valid:
+        return Q(phone=phone.value) | Q(mobile=phone.value)
+    # Stored numbers are E.164, so a national leading 0 is not in them.
+    fragment = digits.lstrip("0") or digits
+    return Q(phone__icontains=fragment) | Q(mobile__icontains=fragment)

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from crm import timeutils
-from leads.models import Contact, HealthScore, Owner, OwnerChange, OwnerChangeSource, Zone
+from leads.models import Contact, HealthScore, Owner, OwnerChange, OwnerChangeSource, ReassignmentJob, Zone
 from leads.phones import normalise_phone
 from scoring.figures import follow_up_figures_forget
 from scoring.services import queue_scores_refresh
@@ -88,7 +88,8 @@ REASSIGN_IN_REQUEST_MAX = 1000
 @dataclass(frozen=True)
 class Reassignment:
     moved: int  # moved now
-    queued: int  # handed to the workers, in chunks, to move after this transaction commits
+    queued: int  # handed to the workers (the job below), to move after this transaction commits
+    job: ReassignmentJob | None = None  # the background job moving them, with its progress
 
     @property
     def in_background(self) -> bool:
@@ -103,28 +104,22 @@ def contacts_reassign_now_or_queued(
     changed_by: AbstractBaseUser | None = None,
     note: str = "",
 ) -> Reassignment:
-    """contacts_reassign for a person's selection: done at once when small, otherwise queued as
-    one Celery task per chunk. Each chunk is contacts_reassign, which skips contacts already with
-    `to_owner`, so a retried or repeated chunk records nothing twice."""
+    """contacts_reassign for a person's selection: done at once when small, otherwise recorded as
+    a ReassignmentJob that the workers move in batches, its progress on the follow-up page
+    (leads.reassignment: each batch commits with the job's progress, so a retry never moves a
+    contact twice)."""
     ids = list(contact_ids)
     if len(ids) <= REASSIGN_IN_REQUEST_MAX:
         moved = contacts_reassign(
             contact_ids=ids, to_owner=to_owner, source=source, changed_by=changed_by, note=note
         )
         return Reassignment(moved=moved, queued=0)
-    from leads.tasks import reassign_contacts_task  # the task module imports this one
+    from leads.reassignment import reassignment_job_start  # that module builds on this one
 
-    for start in range(0, len(ids), _REASSIGN_CHUNK):
-        chunk = ids[start : start + _REASSIGN_CHUNK]
-        kwargs = {
-            "contact_ids": chunk,
-            "to_owner_id": to_owner.pk if to_owner else None,
-            "source": source,
-            "changed_by_id": changed_by.pk if changed_by else None,
-            "note": note,
-        }
-        transaction.on_commit(lambda kwargs=kwargs: reassign_contacts_task.delay(**kwargs))
-    return Reassignment(moved=0, queued=len(ids))
+    job = reassignment_job_start(
+        contact_ids=ids, to_owner=to_owner, changed_by=changed_by, source=source, note=note
+    )
+    return Reassignment(moved=0, queued=job.total, job=job)
 
 
 def health_zone_for(score: int) -> str:

@@ -7,7 +7,7 @@ from django.views.decorators.vary import vary_on_headers
 from crm import roles
 from crm.ai import ai_available
 from crm.http import HtmxHttpRequest
-from leads import dashboard, explain
+from leads import dashboard, explain, reassignment
 from leads import follow_up as follow_up_selectors
 from leads import services as leads_services
 from leads.filters import ReassignForm
@@ -100,7 +100,24 @@ def follow_up_reassign(request: HtmxHttpRequest) -> HttpResponse:
     done = leads_services.contacts_reassign_now_or_queued(
         contact_ids=ids, to_owner=data["to_owner"], changed_by=request.user
     )
-    context = {"done": done, "to_owner": data["to_owner"], "selected": len(ids)}
+    progress = reassignment.job_progress(job=done.job) if done.job else None
+    context = {"done": done, "to_owner": data["to_owner"], "selected": len(ids), "progress": progress}
     response = render(request, "leads/follow_up.html#reassign-result", context)
     response["HX-Trigger"] = FOLLOW_UP_CHANGED
+    return response
+
+
+@require_GET
+def reassignment_job(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    """A large reassignment's progress: the follow-up page polls this fragment while the job runs
+    (also a page of its own). The answer that finds it finished refreshes the table."""
+    if not roles.is_manager(request.user):
+        raise PermissionDenied("Only managers reassign leads.")
+    progress = reassignment.job_for_user(user=request.user, job_id=job_id)
+    if progress is None:
+        raise Http404("No such reassignment of yours.")
+    template = "leads/reassignment_job.html" + ("#reassignment-job" if request.htmx else "")
+    response = render(request, template, {"progress": progress})
+    if request.htmx and not progress.is_open:
+        response["HX-Trigger"] = FOLLOW_UP_CHANGED
     return response

@@ -17,21 +17,27 @@ DEMO_LOGINS = (("manager", MANAGER, True), ("setter", SETTER, False), ("ops", OP
 class DemoLogins:
     users: dict[str, AbstractBaseUser]
     created: list[str]
+    kept: list[str]  # users of a demo name that already existed, left exactly as they were
 
 
 @transaction.atomic
 def demo_logins_ensure() -> DemoLogins:
-    """Create the demo users that are missing, with password "demo", and put every demo user in
-    its group. Existing users keep their password: re-seeding never resets a changed one."""
+    """Create the demo users that are missing, with password "demo", each in its group.
+
+    A user that already has a demo name is never touched: not its password, groups or staff
+    flag. It may be a real person called "manager", and a seed must not hand out their access
+    or change what they can do."""
     User = get_user_model()
-    users, created = {}, []
+    users, created, kept = {}, [], []
     for username, group_name, is_staff in DEMO_LOGINS:
         user = User.objects.filter(username=username).first()
         if user is None:
             user = User(username=username, first_name=username.title(), is_staff=is_staff)
             user.set_password(DEMO_PASSWORD)
             user.save()
+            user.groups.add(Group.objects.get(name=group_name))
             created.append(username)
-        user.groups.add(Group.objects.get(name=group_name))
+        else:
+            kept.append(username)
         users[username] = user
-    return DemoLogins(users=users, created=created)
+    return DemoLogins(users=users, created=created, kept=kept)

@@ -62,7 +62,8 @@ def open_follow_up(page: Page, username: str = "mona") -> None:
     expect(page).to_have_url(re.compile(r"/follow-up/"))
     expect(page.locator("#follow-up-table")).to_be_visible()
     # the deferred scripts have run and htmx has wired the page (a change before that is lost)
-    page.wait_for_function("window.crmFollowUp !== undefined && document.readyState === 'complete'")
+    # (a function, not an expression string: the page's Content-Security-Policy refuses eval)
+    page.wait_for_function("() => window.crmFollowUp !== undefined && document.readyState === 'complete'")
 
 
 def row_names(page: Page) -> list[str]:

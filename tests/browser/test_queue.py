@@ -46,7 +46,8 @@ def open_queue(page: Page, username: str) -> None:
     page.goto("/queue/")
     sign_in(page, username, PASSWORD)
     expect(page).to_have_url(re.compile(r"/queue/"))
-    page.wait_for_function("window.crmQueue !== undefined")  # the deferred queue script has run
+    # the deferred queue script has run (a function: the Content-Security-Policy refuses eval)
+    page.wait_for_function("() => window.crmQueue !== undefined")
 
 
 def test_setter_marks_a_call_and_the_entry_goes_and_the_cards_change(

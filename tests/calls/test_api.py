@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from calls.forms import QUEUE_API_PARAMS
 from crm.api import api_token_create
 from crm.models import ApiToken
 from crm.openapi import QUEUE_LEAD, SCHEMA
@@ -63,6 +64,14 @@ def test_with_ai_the_drafts_come_from_the_model(setter_client, setter, fake_anth
         ({"include_all_zones": "maybe"}, "include_all_zones"),
         ({"generate_ai_messages": "yes please"}, "generate_ai_messages"),
         ({"owner": "nobody"}, "owner"),
+        ({"owner": ""}, "owner"),
+        # present but empty is a value, and not one the schema's enum or type allows
+        ({"generate_ai_messages": ""}, "generate_ai_messages"),
+        ({"include_all_zones": ""}, "include_all_zones"),
+        ({"days_threshold": ""}, "days_threshold"),
+        ({"limit": "5.0"}, "limit"),
+        ({"limit": "5\n"}, "limit"),
+        ({"owner": "all\n"}, "owner"),
     ],
 )
 def test_bad_parameters_get_400_with_the_field(setter_client, params, field):
@@ -85,8 +94,25 @@ def test_valid_parameters_filter(manager_client, setter, other_setter):
 
 def test_setter_cannot_read_another_owners_queue(setter_client, other_setter):
     ContactFactory(owner=other_setter.owner)
-    assert setter_client.get(URL, {"owner": other_setter.owner.pk}).status_code == 400
+    # a well-formed owner id the setter may not see is not found (the schema allows any id)
+    assert setter_client.get(URL, {"owner": other_setter.owner.pk}).status_code == 404
     assert setter_client.get(URL).json()["count"] == 0
+
+
+def test_owner_all_is_everything_the_user_may_see(setter_client, manager_client, setter, other_setter):
+    ContactFactory(owner=setter.owner)
+    ContactFactory(owner=other_setter.owner)
+    params = {"owner": "all", "generate_ai_messages": "0"}
+    assert setter_client.get(URL, params).json()["count"] == 1
+    assert manager_client.get(URL, params).json()["count"] == 2
+    assert manager_client.get(URL, {"owner": "999999"}).status_code == 404
+
+
+def test_the_published_parameters_are_the_ones_the_view_checks():
+    published = SCHEMA["paths"]["/api/leads/needing-action"]["get"]["parameters"]
+    assert published == [param.openapi() for param in QUEUE_API_PARAMS]
+    owner = next(p for p in published if p["name"] == "owner")
+    assert owner["schema"]["pattern"] == "^(all|[1-9][0-9]{0,17})$"
 
 
 def test_anonymous_gets_401_json_not_a_redirect(client):

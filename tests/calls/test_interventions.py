@@ -173,7 +173,7 @@ def test_success_rates_by_type_and_by_type_and_zone():
         ("RE_ENGAGEMENT", "RED"): (5, 40, True),
     }
     best = rates.best_for_zone()
-    assert best["YELLOW"].sentence == "WELLNESS_CHECK works 65% of the time for YELLOW clients (13 of 20)"
+    assert best["YELLOW"].sentence == "Wellness check works 65% of the time for YELLOW clients (13 of 20)"
     assert best["RED"].intervention_type == "RE_ENGAGEMENT"  # the trusted one, not WELLNESS_CHECK's 4
 
 

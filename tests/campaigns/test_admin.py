@@ -122,6 +122,18 @@ def test_uploading_an_invalid_file_is_refused_whole(admin_client_ops):
     assert not ReplenishmentSource.objects.exists() and not SourceLead.objects.exists()
 
 
+def test_uploading_a_file_over_the_size_limit_is_refused_with_a_message_not_a_500(admin_client_ops, settings):
+    settings.LEAD_FILE_MAX_MB = 1
+    big = ("name,email,tier\n" + "Lead,lead@example.org,A\n" * 50000).encode()  # 1.1 MiB
+    response = admin_client_ops.post(
+        reverse("admin:campaigns_replenishmentsource_add"),
+        {"name": "Big", "upload": SimpleUploadedFile("big.csv", big), "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert "big.csv is 1.1 MB; lead files may be at most 1 MB (LEAD_FILE_MAX_MB)" in response.content.decode()
+    assert not ReplenishmentSource.objects.exists() and not SourceLead.objects.exists()
+
+
 def test_adding_a_path_source(admin_client_ops, lead_file):
     path = lead_file("feed.json", as_json([lead(1)]))
     response = admin_client_ops.post(
@@ -159,7 +171,8 @@ def test_run_now_while_a_run_holds_the_lock_says_so(admin_client_ops, config):
     lease_acquire()
     response = admin_client_ops.post(reverse("admin:campaigns_replenishmentrun_run_now"))
     assert "Another run holds the lock" in messages_of(response)[0]
-    assert not ReplenishmentRun.objects.exists()
+    # recorded as skipped, never as a run that ran
+    assert list(ReplenishmentRun.objects.values_list("status", flat=True)) == ["skipped"]
 
 
 def test_managers_read_runs_but_do_not_start_them_from_the_admin(manager_client):
@@ -195,3 +208,80 @@ def test_contact_admin_assigns_selected_contacts_fairly(admin_client_ops, superu
     assert set(OwnerChange.objects.values_list("source", "changed_by")) == {
         (OwnerChangeSource.ASSIGNMENT, superuser.pk)
     }
+
+
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_the_example_lead_files_are_linked_from_the_upload_form_and_import_cleanly(
+    admin_client_ops, config, kind
+):
+    # given the example linked from the upload form, downloaded as a person would
+    from django.contrib.staticfiles import finders
+
+    from campaigns.admin import EXAMPLE_FILES
+
+    form = admin_client_ops.get(reverse("admin:campaigns_replenishmentsource_add")).content.decode()
+    url = f"/static/{EXAMPLE_FILES[kind]}"
+    assert f'href="{url}"' in form
+    # (tests serve no static files: collectstatic puts it where WhiteNoise serves it from)
+    with open(finders.find(EXAMPLE_FILES[kind]), "rb") as example:
+        data = example.read()
+
+    # when it is uploaded
+    response = admin_client_ops.post(
+        reverse("admin:campaigns_replenishmentsource_add"),
+        {"upload": SimpleUploadedFile(f"example-leads.{kind}", data), "is_active": "on"},
+    )
+
+    # then every row is staged and none is bad
+    assert response.status_code == 302
+    source = ReplenishmentSource.objects.get()
+    assert (source.row_count, source.bad_row_count) == (4, 0)
+    assert messages_of(response)[0] == "4 lead rows staged for replenishment."
+    assert set(source.leads.values_list("tier", flat=True)) == {"A+", "A", "B", ""}  # one by score
+
+
+def test_an_upload_with_no_good_row_is_a_warning_not_a_success(admin_client_ops):
+    from django.contrib.messages import SUCCESS, WARNING
+
+    text = as_csv([lead(1, email="nope"), lead(2, email="nope either")])
+    response = admin_client_ops.post(
+        reverse("admin:campaigns_replenishmentsource_add"),
+        {"upload": SimpleUploadedFile("bad.csv", text.encode()), "is_active": "on"},
+    )
+
+    levels = {str(m): m.level for m in get_messages(response.wsgi_request)}
+    assert levels["0 lead rows staged for replenishment."] == WARNING
+    assert SUCCESS not in [level for text, level in levels.items() if "staged" in text or "skipped" in text]
+
+
+def test_bad_staged_rows_show_their_values_as_read(admin_client_ops, config):
+    # given a file with a bad row
+    source_upload(
+        name="expo",
+        file_name="expo.csv",
+        data=as_csv([lead(1), lead(2, email="not-an-email", tier="Z", phone="050 999")]),
+    )
+    bad = SourceLead.objects.get(status=SourceLeadStatus.INVALID)
+
+    # when ops look at the staged rows and at the bad one
+    listing = admin_client_ops.get(reverse("admin:campaigns_sourcelead_changelist") + "?status=invalid")
+    detail = admin_client_ops.get(reverse("admin:campaigns_sourcelead_change", args=[bad.pk]))
+
+    # then its values are shown as they were in the file, not dashes
+    row = listing.content.decode().split('class="field-name"', 1)[1].split("</tr>", 1)[0]
+    for value in ("Lead 2", "not-an-email", "050 999", ">Z<"):
+        assert value in row
+    assert "&quot;email&quot;: &quot;not-an-email&quot;" in detail.content.decode()
+    assert detail.status_code == 200
+
+
+def test_a_bad_row_that_is_not_an_object_shows_itself(admin_client_ops, config):
+    source_upload(
+        name="odd",
+        file_name="odd.json",
+        data='[{"name": "Ok", "email": "ok@example.org", "tier": "A"}, "just a string"]',
+    )
+
+    listing = admin_client_ops.get(reverse("admin:campaigns_sourcelead_changelist") + "?status=invalid")
+
+    assert '<td class="field-name">&quot;just a string&quot;</td>' in listing.content.decode()

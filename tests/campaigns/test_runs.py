@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from campaigns import services
 from campaigns.models import (
     ReplenishmentLease,
     ReplenishmentRun,
@@ -250,6 +251,31 @@ def test_a_path_source_is_re_read_and_only_new_rows_are_staged(config, team, lea
     assert outcome.run.created == 1
 
 
+def test_a_path_source_whose_file_did_not_change_is_not_parsed_again(db, lead_file, monkeypatch):
+    path = lead_file("feed.csv", as_csv([lead(1), lead(2)]))
+    source_add_path(path=str(path))
+    parsed = []
+    real = services.read_source
+    monkeypatch.setattr(services, "read_source", lambda **kwargs: parsed.append(kwargs) or real(**kwargs))
+
+    assert services.sources_refresh() == []
+    assert parsed == []  # same bytes as staged: not read again
+    path.write_text(as_csv([lead(1), lead(2), lead(3)]), encoding="utf-8")
+    services.sources_refresh()
+    assert len(parsed) == 1
+    assert SourceLead.objects.count() == 3
+
+
+def test_a_path_source_over_the_size_limit_is_an_error_line(db, lead_file, settings):
+    path = lead_file("feed.csv", as_csv([lead(1)]))
+    source_add_path(path=str(path))
+    path.write_text(as_csv([lead(n) for n in range(40000)]), encoding="utf-8")  # 2 MiB
+    settings.LEAD_FILE_MAX_MB = 1
+    [problem] = services.sources_refresh()
+    assert "lead files may be at most 1 MB (LEAD_FILE_MAX_MB)" in problem
+    assert SourceLead.objects.count() == 1
+
+
 def test_an_unreadable_path_source_is_an_error_line_and_the_run_goes_on(config, team, lead_file):
     path = lead_file("feed.json", as_json([lead(1)]))
     source_add_path(path=str(path))
@@ -271,24 +297,71 @@ def test_adding_a_missing_path_is_refused(db, tmp_path):
 # --- The lock and crash safety ------------------------------------------------------------
 
 
-def test_a_run_never_overlaps_another(config, team):
+def test_a_run_that_finds_the_lock_held_is_recorded_as_skipped_never_as_a_success(config, team, settings):
+    settings.JOB_LEASE_SECONDS = 60
     upload([lead(1)])
     holder = lease_acquire(at=NOW)
     assert holder
+    live = ReplenishmentRun.objects.create(started_at=NOW, heartbeat_at=NOW, trigger=RunTrigger.SCHEDULE)
 
-    outcome = run(at=NOW + timedelta(minutes=5))
+    outcome = run(at=NOW + timedelta(seconds=30))
 
-    assert outcome.status == "locked"
-    assert "Another run holds the lock until 10:15:00; skipped" in outcome.lines
-    assert not ReplenishmentRun.objects.exists() and not Contact.objects.exists()
+    assert outcome.status == RunStatus.SKIPPED
+    line = f"Another run holds the lock until 10:01:00 (run {live.pk}, last heartbeat 30 s ago); skipped"
+    assert line in outcome.lines
+    skipped = ReplenishmentRun.objects.get(status=RunStatus.SKIPPED)
+    assert skipped == outcome.run and skipped.finished_at and skipped.summary.startswith("Skipped")
+    assert not Contact.objects.exists()
+    live.refresh_from_db()
+    assert live.status == RunStatus.RUNNING  # the live run is left alone
 
 
-def test_a_lock_left_by_a_killed_run_expires(config, team):
+def test_a_lock_left_by_a_killed_run_frees_one_lease_after_its_last_heartbeat(config, team, settings):
+    settings.JOB_LEASE_SECONDS = 60
     upload([lead(1)])
-    lease_acquire(at=NOW)  # never released, as if the worker was killed
-    outcome = run(at=NOW + timedelta(minutes=16))
+    lease_acquire(at=NOW)  # never released nor renewed, as if the worker was killed
+    killed = ReplenishmentRun.objects.create(started_at=NOW, heartbeat_at=NOW, trigger=RunTrigger.SCHEDULE)
+    assert run(at=NOW + timedelta(seconds=59)).status == RunStatus.SKIPPED
+
+    outcome = run(at=NOW + timedelta(seconds=61))  # a minute, not the fixed 15 of old
+
     assert outcome.status == RunStatus.UPLOADED
+    killed.refresh_from_db()
+    assert killed.status == RunStatus.FAILED
+    assert killed.summary.startswith("Interrupted: its process stopped (last heartbeat 10:00:00)")
     assert ReplenishmentLease.objects.get().holder == ""  # released after the run
+
+
+def test_a_run_renews_its_lease_between_steps(config, team, settings, monkeypatch):
+    # given a lease of 60 s and a run whose steps take longer than that together
+    settings.JOB_LEASE_SECONDS = 60
+    upload([lead(1)])
+    clock = iter(range(0, 10_000, 50))  # every look at the clock: 50 s later
+    monkeypatch.setattr("campaigns.replenishment.time.monotonic", lambda: next(clock))
+    renewals = []
+
+    def during_run(line: str) -> None:
+        renewals.extend(ReplenishmentLease.objects.values_list("expires_at", flat=True))
+        if line.startswith("Selected:"):  # mid-run: a second run must find the lock held
+            assert lease_acquire(at=NOW + timedelta(seconds=100)) is None
+
+    outcome = run(report=during_run)
+
+    assert outcome.status == RunStatus.UPLOADED
+    assert max(renewals) > NOW + timedelta(seconds=60)  # renewed past the first lease
+
+
+def test_a_run_whose_lease_was_taken_over_commits_nothing(config, team, monkeypatch):
+    upload([lead(1)])
+
+    def lose_the_lock(line: str) -> None:
+        if line.startswith("Created:"):  # another run takes the lock as if this one were dead
+            ReplenishmentLease.objects.update(holder="someone-else")
+
+    with pytest.raises(Exception, match="took the lock over"):
+        run(report=lose_the_lock)
+    assert not Contact.objects.exists()
+    assert ReplenishmentRun.objects.get().status == RunStatus.FAILED
 
 
 def test_a_run_left_running_by_a_killed_process_is_marked_interrupted(config, team):
@@ -300,7 +373,7 @@ def test_a_run_left_running_by_a_killed_process_is_marked_interrupted(config, te
 
 def test_two_takers_of_one_lease_only_one_wins(db):
     assert lease_acquire(at=NOW) is not None
-    assert lease_acquire(at=NOW + timedelta(minutes=1)) is None
+    assert lease_acquire(at=NOW + timedelta(seconds=30)) is None
 
 
 def test_a_crash_half_way_leaves_the_database_as_before_and_the_next_run_uploads_once(config, team):

@@ -1,10 +1,12 @@
 """Reading lead files: every bad row reported with its line, an unusable file rejected whole."""
 
+import io
+import re
 from decimal import Decimal
 
 import pytest
 
-from campaigns.sources import SourceFileError, parse_source
+from campaigns.sources import SourceFileError, parse_source, read_source
 
 
 def test_json_rows_are_read_with_the_line_each_starts_on():
@@ -110,3 +112,91 @@ def test_same_content_same_hash_so_a_re_read_file_is_not_staged_twice():
         parse_source(file_name="a.csv", data=text).rows[0].row_hash
         == parse_source(file_name="b.csv", data=text).rows[0].row_hash
     )
+
+
+# --- Only the top-level "leads", one linear pass, CSV row by row, a size limit ----------------
+
+
+def test_only_the_top_level_leads_list_is_read_not_one_nested_in_other_data():
+    text = (
+        '{"meta": {"leads": [1, 2], "note": "the \\"leads\\": [ inside a string"},\n'
+        ' "leads": [\n'
+        '  {"name": "Real One", "email": "r1@example.com", "tier": "A"},\n'
+        '  {"name": "Real Two", "email": "r2@example.com", "tier": "B"}\n'
+        " ],\n"
+        ' "after": {"leads": [3]}}'
+    )
+    parsed = parse_source(file_name="nested.json", data=text)
+    assert [(row.line, row.first_name) for row in parsed.rows] == [(3, "Real"), (4, "Real")]
+    assert parsed.errors == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"meta": {"leads": [1]}}', 'expected a JSON list of leads, or an object with a "leads" list'),
+        ('{"leads": []} trailing', "is not valid JSON: Extra data at line 1, column 15"),
+        ('{"leads": [], "leads": []}', 'the "leads" list appears twice'),
+        ('[{"name": "A", "email": "a@b.co", "tier": "A"}\n{"x": 1}]', "Expecting ',' delimiter at line 2"),
+        ('"just a string"', "expected a JSON list of leads"),
+    ],
+)
+def test_json_that_is_not_a_lead_list_is_refused_whole(text, message):
+    with pytest.raises(SourceFileError, match=re.escape(message)):
+        parse_source(file_name="x.json", data=text)
+
+
+def _json_file(rows: int) -> str:
+    item = '  {"name": "Lead %d", "email": "lead%d@example.org", "tier": "A"}'
+    return "[\n" + ",\n".join(item % (n, n) for n in range(rows)) + "\n]"
+
+
+def test_json_line_numbers_are_right_for_every_item_of_a_long_file():
+    parsed = parse_source(file_name="long.json", data=_json_file(3000))
+    assert [row.line for row in parsed.rows] == list(range(2, 3002))
+
+
+def test_reading_json_counts_each_character_once_whatever_the_number_of_items(monkeypatch):
+    """Counting each item's line from the start of the file made 5 MB take 96 s (quadratic). The
+    line counter must scan every character of the file at most once: linear, proved by counting
+    what it scans rather than by timing it (tests never fail on timing)."""
+    from campaigns import sources
+
+    scanned = []
+    count_lines = sources._LineCounter.at
+
+    def at(counter, position):
+        scanned.append(position - counter.position)
+        return count_lines(counter, position)
+
+    monkeypatch.setattr(sources._LineCounter, "at", at)
+    text = _json_file(16000)
+
+    rows = sum(1 for _ in read_source(file_name="x.json", data=text))
+
+    assert rows == 16000
+    assert min(scanned) >= 0  # positions only move forward
+    assert sum(scanned) <= len(text)
+
+
+def test_a_csv_file_is_read_row_by_row_not_all_at_once():
+    rows = "".join(f"Lead {n},lead{n}@example.org,A\n" for n in range(20000))
+    stream = io.BytesIO(("name,email,tier\n" + rows).encode())
+    results = read_source(file_name="big.csv", data=stream)
+    first = next(results)
+    assert (first.line, first.email) == (2, "lead0@example.org")
+    assert stream.tell() < len(stream.getvalue()) / 4  # the rest is still unread
+    assert sum(1 for _ in results) == 19999
+
+
+def test_a_csv_stream_that_is_not_utf8_is_refused_with_its_line():
+    stream = io.BytesIO(b"name,email,tier\nA B,a@b.co,A\n" + b"C \xff,c@d.co,A\n" * 5000)
+    with pytest.raises(SourceFileError, match="is not UTF-8 text"):
+        list(read_source(file_name="bad.csv", data=stream))
+
+
+def test_a_file_over_the_size_limit_is_refused_with_a_clear_message(settings):
+    settings.LEAD_FILE_MAX_MB = 1
+    text = "name,email,tier\n" + "Lead,lead@example.org,A\n" * 50000  # 1.1 MiB
+    with pytest.raises(SourceFileError, match=r"big\.csv is 1\.\d MB; lead files may be at most 1 MB"):
+        parse_source(file_name="big.csv", data=text)

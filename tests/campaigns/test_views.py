@@ -97,3 +97,38 @@ def test_assign_waiting_leads_now(manager_client, manager, team):
     assert set(OwnerChange.objects.values_list("source", "changed_by")) == {
         (OwnerChangeSource.ASSIGNMENT, manager.pk)
     }
+
+
+def test_upload_link_only_for_those_who_may_upload(manager_client, ops_user, client, config):
+    # managers read sources but the admin's add page is 403 for them: no link
+    page = manager_client.get(URL).content.decode()
+    assert 'data-testid="upload-file"' not in page
+    assert manager_client.get(reverse("admin:campaigns_replenishmentsource_add")).status_code == 403
+
+    # ops see the link, and it opens the upload form
+    client.force_login(ops_user)
+    page = client.get(URL).content.decode()
+    add_url = reverse("admin:campaigns_replenishmentsource_add")
+    assert f'href="{add_url}" data-testid="upload-file"' in page
+    assert client.get(add_url).status_code == 200
+
+
+@pytest.mark.parametrize("who", ["manager", "ops"])
+def test_dry_run_shows_what_a_run_would_do_and_does_nothing(request, client, config, team, who):
+    client.force_login(request.getfixturevalue("manager" if who == "manager" else "ops_user"))
+    source_upload(name="hot", file_name="hot.json", data=as_json([lead(1), lead(2)]))
+    assert 'data-testid="dry-run"' in client.get(URL).content.decode()
+
+    response = client.post(reverse("replenishment-dry-run"), follow=True)
+
+    assert response.redirect_chain[-1][0] == URL
+    page = response.content.decode()
+    assert "<strong>Dry run</strong> (nothing was created or assigned)" in page
+    assert "Selected: 2 leads for upload" in page
+    assert "Would assign: " in page
+    assert not ReplenishmentRun.objects.exists() and not Contact.objects.exists()
+
+
+def test_dry_run_is_for_managers_and_ops_only_and_post_only(setter_client, manager_client):
+    assert setter_client.post(reverse("replenishment-dry-run")).status_code == 403
+    assert manager_client.get(reverse("replenishment-dry-run")).status_code == 405

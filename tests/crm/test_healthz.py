@@ -1,4 +1,7 @@
+import logging
+
 import pytest
+from django.db import OperationalError, connection
 
 from crm import views
 
@@ -28,3 +31,21 @@ def test_healthz_is_503_when_the_database_does_not_answer(client, monkeypatch):
 
     assert response.status_code == 503
     assert response.json()["status"] == "error"
+
+
+def test_healthz_does_not_tell_an_anonymous_caller_the_database_error(client, monkeypatch, caplog):
+    # given: the database refuses, with an error that names its host and port
+    detail = 'connection to server at "db.internal" (10.0.0.5), port 5432 failed: Connection refused'
+
+    def refuse(*args, **kwargs):
+        raise OperationalError(detail)
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+    # when
+    with caplog.at_level(logging.ERROR, logger="crm.views"):
+        response = client.get("/healthz/")
+    # then: the caller learns only that it is down; the log keeps the detail for ops
+    assert response.status_code == 503
+    assert response.json() == {"status": "error", "database": "database unavailable"}
+    assert "db.internal" not in response.content.decode() and "5432" not in response.content.decode()
+    assert detail in caplog.text

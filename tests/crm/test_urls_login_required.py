@@ -18,6 +18,8 @@ ALLOWED_ANONYMOUS = {"healthz", "login", "admin:login"}
 TOKEN_AUTH_API = {"api-leads-needing-action", "api-schema"}
 # Webhooks from outside: authenticated by the sender's signature; unsigned requests get 401 JSON.
 SIGNED_WEBHOOKS = {"hubspot-webhook"}
+# Browsers ask for /favicon.ico before anyone signs in: a redirect to the public static icon.
+STATIC_REDIRECTS = {"favicon"}
 
 SAMPLE_BY_CONVERTER = {
     converters.IntConverter: "1",
@@ -68,18 +70,20 @@ URLS = list(_walk(get_resolver()))
 PROTECTED = [
     (path, pattern)
     for path, name, pattern in URLS
-    if name not in ALLOWED_ANONYMOUS | TOKEN_AUTH_API | SIGNED_WEBHOOKS
+    if name not in ALLOWED_ANONYMOUS | TOKEN_AUTH_API | SIGNED_WEBHOOKS | STATIC_REDIRECTS
 ]
 ALLOWED = [path for path, name, _ in URLS if name in ALLOWED_ANONYMOUS]
 API = [path for path, name, _ in URLS if name in TOKEN_AUTH_API]
 WEBHOOKS = [path for path, name, _ in URLS if name in SIGNED_WEBHOOKS]
+REDIRECTS = [path for path, name, _ in URLS if name in STATIC_REDIRECTS]
 
 
 def test_url_walk_finds_the_app_and_admin_urls():
     paths = {path for path, _, _ in URLS}
     assert {"/", "/login/", "/logout/", "/healthz/", "/admin/", "/admin/leads/contact/x/change/"} <= paths
     names = {name for _, name, _ in URLS}
-    assert names >= ALLOWED_ANONYMOUS | TOKEN_AUTH_API | SIGNED_WEBHOOKS, "a stale entry in an allow-list"
+    allowed = ALLOWED_ANONYMOUS | TOKEN_AUTH_API | SIGNED_WEBHOOKS | STATIC_REDIRECTS
+    assert names >= allowed, "a stale entry in an allow-list"
 
 
 @pytest.mark.parametrize(("path", "pattern"), PROTECTED, ids=[path for path, _ in PROTECTED])
@@ -121,3 +125,12 @@ def test_webhook_url_answers_unsigned_requests_with_401(client, path):
 
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("path", REDIRECTS)
+@pytest.mark.django_db
+def test_static_redirect_answers_anonymous_with_a_static_file(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/static/")

@@ -1,6 +1,7 @@
 """The sync task through a real Celery worker on Redis, the command, and the admin."""
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from hubspot_sync.models import SyncRun, SyncStatus
@@ -8,7 +9,7 @@ from hubspot_sync.tasks import sync_task
 from leads.models import Contact, Deal, Owner
 from tests.hubspot_sync.conftest import T0
 from tests.hubspot_sync.world import portal
-from tests.support import wait_for
+from tests.support import require_redis, wait_for
 
 
 @pytest.mark.celery_worker
@@ -122,3 +123,50 @@ def test_default_schedules_are_staggered_and_expire_before_their_next_run():
     assert all(
         t.expire_seconds and t.expire_seconds < 3600 for name, t in tasks.items() if "full" not in name
     )
+
+
+@pytest.mark.django_db
+def test_sync_now_says_hubspot_is_switched_off_and_queues_nothing(admin_client_ops, settings, monkeypatch):
+    settings.HUBSPOT_ENABLED = False
+    sent = []
+    monkeypatch.setattr(sync_task, "delay", lambda **kwargs: sent.append(kwargs))
+
+    response = admin_client_ops.post("/admin/hubspot_sync/syncrun/sync-now/", follow=True)
+
+    assert "HubSpot is switched off" in response.content.decode()
+    assert "queued; refresh" not in response.content.decode()
+    assert sent == []
+
+
+@pytest.mark.django_db
+def test_sync_now_says_no_worker_is_running_and_queues_nothing(fake_hubspot, admin_client_ops, monkeypatch):
+    # given a broker that answers, and no worker consuming the queue syncs are sent to (a queue of
+    # this test's own: the session's test worker may be running on the run's queue)
+    from crm import workers
+    from hubspot_sync import admin
+
+    require_redis(settings.CELERY_BROKER_URL)
+    monkeypatch.setattr(
+        admin, "worker_listening", lambda: workers.worker_listening(queue="nobody-consumes-this-queue")
+    )
+    sent = []
+    monkeypatch.setattr(sync_task, "delay", lambda **kwargs: sent.append(kwargs))
+
+    # when ops press "sync everything now"
+    response = admin_client_ops.post("/admin/hubspot_sync/syncrun/sync-now/", follow=True)
+
+    # then they are told, rather than promised a run
+    page = response.content.decode()
+    assert "No Celery worker answered" in page
+    assert "queued; refresh" not in page
+    assert sent == []
+
+
+@pytest.mark.celery_worker
+def test_sync_now_queues_when_a_worker_listens(celery_worker, fake_hubspot, admin_client_ops):
+    portal(fake_hubspot, T0)
+
+    response = admin_client_ops.post("/admin/hubspot_sync/syncrun/sync-now/", follow=True)
+
+    assert "Incremental sync of everything queued" in response.content.decode()
+    assert wait_for(lambda: SyncRun.objects.filter(status=SyncStatus.SUCCEEDED).count() >= 5)

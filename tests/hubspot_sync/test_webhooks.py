@@ -120,6 +120,70 @@ def test_wrong_method_and_bad_bodies(client):
     assert response.status_code == 400
 
 
+def test_an_absurd_timestamp_header_is_rejected_with_401_not_a_500(client):
+    response = _post(client, [_event()], timestamp="9" * 400)
+    assert response.status_code == 401
+    assert "epoch milliseconds" in response.json()["error"]
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ({"subscriptionId": "abc"}, "subscriptionId is not a whole number"),
+        ({"eventId": "1.5"}, "eventId is not a whole number"),
+        ({"eventId": 1.5}, "eventId is not a whole number"),
+        ({"eventId": 2**63}, "eventId is out of range"),
+        ({"occurredAt": 99999999999999999}, "occurredAt is out of range"),
+        ({"occurredAt": "next tuesday"}, "occurredAt is not a date"),
+        ({"objectId": None}, "objectId is missing"),
+        ({"objectId": True}, "objectId is not a whole number"),
+    ],
+)
+def test_a_bad_event_is_reported_and_the_good_ones_of_its_delivery_are_stored(client, caplog, bad, reason):
+    # given a signed delivery: a good event, a bad one, a good one
+    events = [_event(1, object_id=101), _event(2, object_id=102, **bad), _event(3, object_id=103)]
+
+    # when
+    response = _post(client, events)
+
+    # then
+    assert response.status_code == 200
+    assert response.json() == {"received": 3, "new": 2, "rejected": 1, "reasons": [f"event 1: {reason}"]}
+    assert set(WebhookEvent.objects.values_list("object_id", flat=True)) == {"101", "103"}
+    assert "hubspot.webhook_events_rejected" in caplog.text
+
+
+def test_an_item_that_is_not_an_object_is_reported_not_a_400(client):
+    response = _post(client, [_event(1), "oops", 7])
+    assert response.status_code == 200
+    assert response.json()["new"] == 1
+    assert response.json()["rejected"] == 2
+
+
+def test_a_body_that_is_not_json_is_a_400(client):
+    response = client.post("/hooks/hubspot/", data=b"{nope", content_type="application/json")
+    assert response.status_code == 401  # unsigned first
+    body = b"{nope"
+    timestamp = str(int(time.time() * 1000))
+    signature = signature_v3(secret=SECRET, method="POST", url=URL, body=body, timestamp=timestamp)
+    response = client.post(
+        "/hooks/hubspot/",
+        data=body,
+        content_type="application/json",
+        headers={"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": timestamp},
+    )
+    assert response.status_code == 400
+
+
+def test_an_iso_occurred_at_and_string_ids_are_still_accepted(client):
+    event = _event(1, occurred="2024-01-02T03:04:05.678Z", eventId="9", subscriptionId="25", objectId="101")
+    assert _post(client, [event]).json() == {"received": 1, "new": 1}
+    stored = WebhookEvent.objects.get()
+    assert (stored.event_id, stored.object_id) == (9, "101")
+    assert stored.occurred_at.isoformat() == "2024-01-02T03:04:05.678000+00:00"
+
+
 def test_processing_re_fetches_changed_records_and_applies_deletions(fake_hubspot, client, settings):
     # given a synced portal
     portal(fake_hubspot, T0)

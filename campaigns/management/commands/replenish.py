@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.template.defaultfilters import pluralize
 
 from campaigns.config import ConfigFileError, config_from_json
-from campaigns.models import RunTrigger
+from campaigns.models import RunStatus, RunTrigger
 from campaigns.replenishment import replenishment_run
 from campaigns.services import source_add_path
 from campaigns.sources import SourceFileError
@@ -49,18 +49,21 @@ class Command(BaseCommand):
             except SourceFileError as error:
                 raise CommandError(str(error)) from None
             self.stdout.write(
-                f"Source {source.name!r}: {len(parsed.rows)} good row{pluralize(len(parsed.rows))}, "
+                f"Source {source.name!r}: {parsed.row_count} good row{pluralize(parsed.row_count)}, "
                 f"{len(parsed.errors)} bad row{pluralize(len(parsed.errors))}"
                 + "".join(f"\n  line {bad.line}: {bad.reason}" for bad in parsed.errors)
             )
         while True:
-            replenishment_run(
+            outcome = replenishment_run(
                 trigger=RunTrigger.COMMAND,
                 config=config,
                 dry_run=options["dry_run"],
                 report=self.stdout.write,
             )
             if not options["continuous"]:
+                if outcome.status == RunStatus.SKIPPED:
+                    # A run that did not run must not look like one that did (exit status 0).
+                    raise CommandError("Skipped: another replenishment run holds the lock.")
                 return
             self.stdout.write(f"Next run in {options['interval']} minutes (Ctrl+C to stop)")
             try:

@@ -3,6 +3,7 @@
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
@@ -34,8 +35,21 @@ class Command(BaseCommand):
         )
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when contacts already exist.")
         parser.add_argument("--flush", action="store_true", help="Delete the existing CRM data first.")
+        parser.add_argument(
+            "--i-know-this-is-not-production",
+            action="store_true",
+            help="Seed even though DJANGO_DEBUG is off (a staging or benchmark database).",
+        )
 
     def handle(self, *args, **options) -> None:
+        # The demo logins have the password "demo" and ops is staff: on a production database
+        # that is an open door, so a process without DEBUG must say explicitly it is not one.
+        if not settings.DEBUG and not options["i_know_this_is_not_production"]:
+            raise CommandError(
+                "DJANGO_DEBUG is off, so this looks like production: seed_demo would create the logins "
+                f"manager, setter and ops with the password {demo.DEMO_PASSWORD!r} (ops and manager are "
+                "staff). Run it with DJANGO_DEBUG=true, or pass --i-know-this-is-not-production."
+            )
         if options["if_empty"] and options["flush"]:
             raise CommandError("--if-empty and --flush contradict each other: pick one.")
         config = self._config(options)
@@ -106,6 +120,11 @@ class Command(BaseCommand):
         )
         for username in logins.created:
             self.stdout.write(self.style.SUCCESS(f"Created login {username} / {demo.DEMO_PASSWORD}"))
+        for username in logins.kept:
+            self.stdout.write(
+                f"The user {username} already existed and was left as it was: its password, groups and "
+                "flags are unchanged."
+            )
         owner = Owner.objects.filter(user=logins.users["setter"]).first()
         if owner is not None:
             self.stdout.write(
