@@ -49,6 +49,16 @@ def require_chromium() -> None:
     require(os.path.exists(CHROMIUM), f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
 
 
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for a subprocess (a killed worker or sync) that must
+    see what a transactional test committed."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    return f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}"
+
+
 def wait_for(predicate, timeout: float = 20.0) -> bool:
     """Poll `predicate` until it holds (True) or the timeout passes (False)."""
     deadline = time.monotonic() + timeout

@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from calls.models import CallRecord
 from hubspot_sync import services
@@ -22,7 +21,7 @@ from leads.models import Contact
 from tests.fakes.hubspot_server import iso
 from tests.hubspot_sync.conftest import T0
 from tests.hubspot_sync.world import CONNECTED
-from tests.support import wait_for
+from tests.support import database_url, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 10  # the shortest the setting allows: the test waits it out for real
@@ -30,18 +29,10 @@ CONTACTS = 1_000
 CALLS = 4_000  # 40 pages of 100
 
 
-def _database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    host, port = settings.get("HOST") or "127.0.0.1", settings.get("PORT") or 5432
-    return f"postgres://{settings['USER']}@{host}:{port}/{settings['NAME']}"
-
-
 def _sync_process(fake) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "crm.settings",
         "DJANGO_DEBUG": "true",
         "LOG_LEVEL": "ERROR",

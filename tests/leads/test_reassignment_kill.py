@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 
 from leads import reassignment
 from leads.models import Contact, JobStatus, OwnerChange, ReassignmentJob
 from leads.reassignment import job_progress, reassignment_job_start
 from leads.tasks import reassignment_job_task
 from tests.factories import ContactFactory
-from tests.support import require_redis, wait_for
+from tests.support import database_url, require_redis, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LEADS = 3_000
@@ -62,18 +61,10 @@ app.worker_main(["worker", "--pool", "solo", "--concurrency", "1", "-Q", queue, 
 """
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{db['USER']}@{host}:{port}/{db['NAME']}"
-
-
 def _worker(queue: str, prefix: str) -> subprocess.Popen:
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "crm.settings",
         "DJANGO_DEBUG": "true",
         "LOG_LEVEL": "WARNING",

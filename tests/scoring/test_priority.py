@@ -1,9 +1,10 @@
 """The factor table and each factor's effect on priority and reasons."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from leads.models import Contact, PatternStatus, Zone
@@ -131,7 +132,10 @@ def test_a_lapsed_snooze_is_a_follow_up_due_with_its_reason():
     assert reasons == ["follow-up due: Callback requested for 2 Mar 14:00"]
 
 
+@time_machine.travel(datetime(2026, 3, 4, 10, 0, tzinfo=UTC), tick=False)
 def test_reason_phrases_read_naturally():
+    # At a fixed midday: an hour ago is "today" only when today began more than an hour ago (run
+    # just after business midnight, it was yesterday, and the test failed by the clock).
     today = called_days_ago(1, owner_changed_at=timezone.now() - timedelta(hours=1))
     assert "owner changed today" in scored(today)[1]
     lead = ContactFactory(hs_created_at=timezone.now() - timedelta(hours=3, minutes=5))
