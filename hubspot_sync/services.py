@@ -236,21 +236,27 @@ def _lock_claim(object_type: str) -> str:
     return token
 
 
-def _heartbeat(state: _Run, *, force: bool = False) -> None:
+def _heartbeat(state: _Run) -> None:
     """Renew the lock's lease, at most a few times per lease; LockLost when it is no longer ours."""
-    lease = settings.HUBSPOT_SYNC_LOCK_LEASE_SECONDS
-    if not force and time.monotonic() - state.beat_at < lease / 6:
+    if time.monotonic() - state.beat_at < settings.HUBSPOT_SYNC_LOCK_LEASE_SECONDS / 6:
         return
-    now = timeutils.now()
-    alive = SyncCursor.objects.filter(object_type=state.run.object_type, locked_by=state.token).update(
-        locked_until=now + timedelta(seconds=lease), heartbeat_at=now
-    )
-    if not alive:
-        raise LockLost(
-            f"this {state.run.object_type} sync lost its lock (released by ops, or its lease ran out)"
-        )
+    now = _lease_renew(state)
     SyncRun.objects.filter(pk=state.run.pk).update(heartbeat_at=now)
+
+
+def _lease_renew(state: _Run, **cursor) -> datetime:
+    """Push the lease ahead (and move the cursor, when given) only while the lock is this run's:
+    a run that lost it gets LockLost, and inside a page's transaction rolls the page back instead
+    of storing beside another run. Returns the heartbeat's time."""
+    now = timeutils.now()
+    lease = timedelta(seconds=settings.HUBSPOT_SYNC_LOCK_LEASE_SECONDS)
+    object_type = state.run.object_type
+    if not SyncCursor.objects.filter(object_type=object_type, locked_by=state.token).update(
+        locked_until=now + lease, heartbeat_at=now, **cursor
+    ):
+        raise LockLost(f"this {object_type} sync lost its lock (released by ops, or its lease ran out)")
     state.beat_at = time.monotonic()
+    return now
 
 
 def _lock_release(object_type: str, token: str) -> None:
@@ -291,20 +297,10 @@ def _page_store(
         with transaction.atomic():
             result = STORES[object_type](state.ctx, records, prefetched)
             _facts_refresh(result.contact_ids, result.scored_ids)
-            # Renewing the lease here, conditional on the token, also proves the lock is still
-            # ours: a run that lost it rolls the page back instead of storing beside another run.
-            lease = timedelta(seconds=settings.HUBSPOT_SYNC_LOCK_LEASE_SECONDS)
-            now = timeutils.now()
-            if not SyncCursor.objects.filter(object_type=object_type, locked_by=state.token).update(
-                locked_until=now + lease, heartbeat_at=now, **(cursor or {})
-            ):
-                raise LockLost(
-                    f"this {object_type} sync lost its lock (released by ops, or its lease ran out)"
-                )
+            now = _lease_renew(state, **(cursor or {}))
     except Exception:
         run.failed += len(records)
         raise
-    state.beat_at = time.monotonic()
     state.parked_ids |= set(result.parked)
     run.pages += 1
     for name in SyncRun.RECORD_COUNTS:
